@@ -1,0 +1,154 @@
+"""Records that cross stages (discover -> media -> segment -> encode -> fuse -> write).
+
+Plain frozen dataclasses: no behaviour beyond tiny derived properties, so every stage can depend on
+them without depending on each other. Times are float seconds from the start of the presentation
+(the container's start time is subtracted), exact ``Fraction`` only where a stage needs it inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+
+# --- discover -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VideoFile:
+    """A media file found by discovery, with a content id that survives renames."""
+
+    path: str
+    content_id: str
+    size: int
+    mtime: float
+
+
+# --- probe ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VideoStreamInfo:
+    """The picture stream the pipeline samples frames from (never cover art)."""
+
+    index: int
+    codec: str
+    width: int  # coded size, before rotation
+    height: int
+    avg_fps: Fraction | None
+    rotation: int = 0  # degrees counter-clockwise from the display matrix: 0, 90, 180 or 270 (-90 -> 270)
+    sample_aspect_ratio: Fraction | None = None
+    interlaced: bool | None = None  # None when the container does not say
+    field_order: str | None = None
+    frame_count: int | None = None
+    variable_frame_rate: bool = False
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as shown: after rotation and the sample aspect ratio."""
+        w, h = self.width, self.height
+        if self.sample_aspect_ratio and self.sample_aspect_ratio not in (0, 1):
+            w = round(w * self.sample_aspect_ratio)
+        return (h, w) if self.rotation in (90, 270) else (w, h)
+
+
+@dataclass(frozen=True)
+class AudioStreamInfo:
+    index: int
+    codec: str
+    sample_rate: int
+    channels: int
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class SubtitleStreamInfo:
+    index: int
+    codec: str
+    language: str | None = None
+    is_text: bool = True  # False for bitmap tracks (PGS, DVB, VobSub): listed, skipped
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachedPicture:
+    """Cover art or another still image carried as a 'video' stream; not video."""
+
+    index: int
+    codec: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing a file found; ``video`` is None for audio-only files (cover art is not video)."""
+
+    path: str
+    container: str
+    duration: float | None  # seconds
+    duration_source: str  # "container", "streams", "packets" or "unknown"
+    start_time: float = 0.0  # seconds the container starts at; demux output is shifted by it to 0
+    bit_rate: int | None = None
+    video: VideoStreamInfo | None = None
+    audio: tuple[AudioStreamInfo, ...] = ()
+    subtitles: tuple[SubtitleStreamInfo, ...] = ()
+    attached_pictures: tuple[AttachedPicture, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def has_video(self) -> bool:
+        return self.video is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio)
+
+
+# --- demux ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrameChunk:
+    """Sampled frames: ``timestamps`` (N,) float64 seconds, ``frames`` (N, H, W, 3) uint8 RGB."""
+
+    timestamps: np.ndarray
+    frames: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.timestamps.shape[0])
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Mono float32 samples in [-1, 1] starting at ``start`` seconds, at ``sample_rate`` Hz."""
+
+    start: float
+    samples: np.ndarray
+    sample_rate: int = 16000
+
+    @property
+    def end(self) -> float:
+        return self.start + self.samples.shape[0] / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One timed piece of text: subtitles, transcripts or OCR, markup stripped."""
+
+    start: float
+    end: float
+    text: str
+    language: str | None = None
+    source: str = ""  # e.g. "sidecar:friday.vtt", "stream:2", "asr", "ocr"
+
+
+@dataclass(frozen=True)
+class SubtitleTrack:
+    """All cues from one source (an embedded stream or a sidecar file), or why it was skipped."""
+
+    source: str
+    codec: str
+    language: str | None
+    cues: tuple[Cue, ...] = ()
+    skipped: str | None = None  # reason, e.g. "bitmap subtitles (hdmv_pgs_subtitle)"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
