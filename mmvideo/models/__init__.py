@@ -1,0 +1,1 @@
+"""Model store: a registry of pretrained models (in code) and a verified on-disk cache filled offline."""

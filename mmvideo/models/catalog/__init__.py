@@ -1,0 +1,1 @@
+"""Registry entries, one module per role; each defines ``SPECS: tuple[ModelSpec, ...]``."""
