@@ -44,6 +44,7 @@ class ModelSpec:
     homepage: str | None = None
     outputs: dict[str, int] = field(default_factory=dict)  # e.g. {"embedding": 1280, "classes": 1000}
     optional: bool = False  # opt-in models are not fetched by a bare `mmvideo models fetch`
+    requires: tuple[str, ...] = ()  # other models fetched with this one (e.g. its class-name list)
 
     @property
     def size(self) -> int:
