@@ -152,3 +152,78 @@ class SubtitleTrack:
     cues: tuple[Cue, ...] = ()
     skipped: str | None = None  # reason, e.g. "bitmap subtitles (hdmv_pgs_subtitle)"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --- fuse -> write ---------------------------------------------------------------------------------
+
+MODALITIES: tuple[str, ...] = ("image", "audio", "text", "faces")
+"""The modality tokens fusion attends over, in a fixed order (also the attention struct's fields)."""
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """One raw class of one encoder (an ImageNet or AudioSet name) with its mean score over a segment."""
+
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
+class TagScore:
+    """A fused tag: its score and how much each modality counted (weights over present modalities sum to 1)."""
+
+    label: str
+    score: float
+    attention: dict[str, float]  # modality -> weight, every name in MODALITIES (0 when absent)
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """One output row: a segment of one video with its tags, fused embedding and evidence."""
+
+    video_id: str
+    path: str
+    segment: int
+    start: float
+    end: float
+    tags: tuple[TagScore, ...]
+    embedding: np.ndarray  # (D,) float32, L2-normalised, D fixed per pipeline (the text space, 384)
+    modalities: tuple[str, ...]  # present modalities, subset of MODALITIES
+    text: str = ""
+    image_classes: tuple[ClassScore, ...] = ()
+    audio_classes: tuple[ClassScore, ...] = ()
+    faces: int | None = None  # max face count over the segment's frames; None when not measured
+    face_confidence: float | None = None
+    fingerprint: str = ""
+    modality_embeddings: dict[str, np.ndarray] | None = None  # "image" (1280,), "audio" (1024,), "text" (384,)
+
+
+@dataclass(frozen=True)
+class TagCoverage:
+    """A tag over a whole video: seconds of segments where it was in the top-k, share of the duration."""
+
+    label: str
+    seconds: float
+    share: float
+    max_score: float
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One row per input file: what was found, the top tags, or why it failed (failures are data)."""
+
+    video_id: str
+    path: str
+    status: str  # "done" or "failed"
+    fingerprint: str = ""
+    duration: float | None = None
+    container: str | None = None
+    has_video: bool = False
+    has_audio: bool = False
+    subtitle_tracks: int = 0
+    segments: int = 0
+    warnings: tuple[str, ...] = ()
+    top_tags: tuple[TagCoverage, ...] = ()
+    stage: str | None = None  # failing stage, e.g. "probe", "demux", "encode"
+    error: str | None = None  # one-line cause
+    processed_at: str = ""  # ISO 8601 UTC

@@ -1,0 +1,99 @@
+"""Write one video's results as whole files: temp name in the same folder, fsync, then rename.
+
+Layout under the output folder (one part per video, so a video's rows appear whole or not at all and
+a rerun replaces them instead of duplicating them)::
+
+    OUT/parquet/segments/<video_id>.parquet   OUT/parquet/videos/<video_id>.parquet
+    OUT/jsonl/segments/<video_id>.jsonl       OUT/jsonl/videos/<video_id>.jsonl
+
+Temp files start with '.', which pyarrow, pandas, polars and DuckDB globs skip. The segments part is
+written before the video part, so a video row always has its segments beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mmvideo.errors import ParameterError
+from mmvideo.records import SegmentRecord, VideoRecord
+from mmvideo.write.schema import VIDEO_SCHEMA, segment_row, segment_schema, video_row
+
+FORMATS = ("jsonl", "parquet")
+TABLES = ("segments", "videos")
+EXTENSIONS = {"parquet": ".parquet", "jsonl": ".jsonl"}
+
+
+def parse_formats(value: str) -> tuple[str, ...]:
+    """``jsonl``, ``parquet`` or ``both`` -> the formats to write."""
+    if value == "both":
+        return FORMATS
+    if value not in FORMATS:
+        raise ParameterError(f"format must be jsonl, parquet or both. Received: format={value!r}")
+    return (value,)
+
+
+def part_path(out_dir: os.PathLike | str, fmt: str, table: str, video_id: str) -> Path:
+    """Where one video's part of one table lives."""
+    return Path(out_dir) / fmt / table / f"{video_id}{EXTENSIONS[fmt]}"
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_parquet(path: Path, rows: list[dict], schema: pa.Schema) -> None:
+    table = pa.Table.from_pylist(rows, schema=schema)
+    _atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    def write(fh) -> None:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+            fh.write(b"\n")
+
+    _atomic(path, write)
+
+
+def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequence[SegmentRecord],
+                formats: Sequence[str] = ("parquet",), *, modality_embeddings: bool = False) -> list[Path]:
+    """Write (or replace) one video's segment rows and video row in each format; returns the files."""
+    seg_rows = [segment_row(s, modality_embeddings) for s in segments]
+    vid_rows = [video_row(video)]
+    written = []
+    for fmt in formats:
+        seg_path = part_path(out_dir, fmt, "segments", video.video_id)
+        vid_path = part_path(out_dir, fmt, "videos", video.video_id)
+        if fmt == "parquet":
+            _write_parquet(seg_path, seg_rows, segment_schema(modality_embeddings))
+            _write_parquet(vid_path, vid_rows, VIDEO_SCHEMA)
+        elif fmt == "jsonl":
+            _write_jsonl(seg_path, seg_rows)
+            _write_jsonl(vid_path, vid_rows)
+        else:
+            raise ParameterError(f"unknown format. Received: format={fmt!r}")
+        written += [seg_path, vid_path]
+    return written
+
+
+def remove_video(out_dir: os.PathLike | str, video_id: str) -> None:
+    """Delete every part of one video (e.g. before reprocessing with a failed result)."""
+    for fmt in FORMATS:
+        for table in TABLES:
+            part_path(out_dir, fmt, table, video_id).unlink(missing_ok=True)
