@@ -1,0 +1,190 @@
+"""What an output folder has done: an SQLite store inside it, and the lock that allows one run at a time.
+
+``OUT/.mmvideo/state.sqlite`` records each video's content id, pipeline fingerprint and status (done or
+failed, with stage and one-line cause) and each run's summary, so the output folder alone says what was
+done. ``OUT/.mmvideo/lock`` is held with ``flock`` for the whole run: the kernel releases it when the
+process dies (even by SIGKILL), so a lock left by a killed run is taken over, never waited on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mmvideo.errors import SetupError
+
+STATE_DIR = ".mmvideo"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    video_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    stage TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    duration REAL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid INTEGER, host TEXT, command TEXT, fingerprint TEXT,
+    started_at TEXT NOT NULL, ended_at TEXT,
+    total INTEGER DEFAULT 0, done INTEGER DEFAULT 0, skipped INTEGER DEFAULT 0,
+    failed INTEGER DEFAULT 0, pending INTEGER DEFAULT 0,
+    seconds REAL, video_seconds REAL, status TEXT
+);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class VideoState:
+    video_id: str
+    path: str
+    fingerprint: str
+    status: str
+    stage: str | None
+    error: str | None
+    attempts: int
+
+
+class State:
+    """The per-output-folder store. Each write is its own committed transaction (safe under SIGKILL)."""
+
+    def __init__(self, out_dir: os.PathLike | str) -> None:
+        self.dir = Path(out_dir) / STATE_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.dir / "state.sqlite", timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get(self, video_id: str) -> VideoState | None:
+        row = self.db.execute("SELECT video_id, path, fingerprint, status, stage, error, attempts FROM videos "
+                              "WHERE video_id = ?", (video_id,)).fetchone()
+        return VideoState(*row) if row else None
+
+    def mark_done(self, video_id: str, path: str, fingerprint: str, duration: float | None) -> None:
+        self.db.execute(
+            "INSERT INTO videos (video_id, path, fingerprint, status, stage, error, attempts, duration, updated_at) "
+            "VALUES (?, ?, ?, 'done', NULL, NULL, 1, ?, ?) ON CONFLICT(video_id) DO UPDATE SET path=excluded.path, "
+            "fingerprint=excluded.fingerprint, status='done', stage=NULL, error=NULL, attempts=videos.attempts+1, "
+            "duration=excluded.duration, updated_at=excluded.updated_at",
+            (video_id, path, fingerprint, duration, utc_now()))
+
+    def mark_failed(self, video_id: str, path: str, fingerprint: str, stage: str, error: str) -> None:
+        self.db.execute(
+            "INSERT INTO videos (video_id, path, fingerprint, status, stage, error, attempts, updated_at) "
+            "VALUES (?, ?, ?, 'failed', ?, ?, 1, ?) ON CONFLICT(video_id) DO UPDATE SET path=excluded.path, "
+            "fingerprint=excluded.fingerprint, status='failed', stage=excluded.stage, error=excluded.error, "
+            "attempts=videos.attempts+1, updated_at=excluded.updated_at",
+            (video_id, path, fingerprint, stage, error, utc_now()))
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM videos GROUP BY status").fetchall()
+        return {"done": 0, "failed": 0, **dict(rows)}
+
+    def failures(self) -> list[VideoState]:
+        rows = self.db.execute("SELECT video_id, path, fingerprint, status, stage, error, attempts FROM videos "
+                               "WHERE status = 'failed' ORDER BY path").fetchall()
+        return [VideoState(*r) for r in rows]
+
+    def start_run(self, command: str, fingerprint: str, total: int) -> int:
+        cur = self.db.execute("INSERT INTO runs (pid, host, command, fingerprint, started_at, total, status) "
+                              "VALUES (?, ?, ?, ?, ?, ?, 'running')",
+                              (os.getpid(), socket.gethostname(), command, fingerprint, utc_now(), total))
+        return int(cur.lastrowid)
+
+    def end_run(self, run_id: int, *, done: int, skipped: int, failed: int, pending: int, seconds: float,
+                video_seconds: float, status: str) -> None:
+        self.db.execute("UPDATE runs SET ended_at=?, done=?, skipped=?, failed=?, pending=?, seconds=?, "
+                        "video_seconds=?, status=? WHERE run_id=?",
+                        (utc_now(), done, skipped, failed, pending, seconds, video_seconds, status, run_id))
+
+    def last_run(self) -> dict | None:
+        cur = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1")
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+class RunLock:
+    """Exclusive, crash-safe lock on an output folder (``flock``; released by the kernel on death)."""
+
+    def __init__(self, out_dir: os.PathLike | str) -> None:
+        self.path = Path(out_dir) / STATE_DIR / "lock"
+        self.fd: int | None = None
+        self.took_over_from: dict | None = None
+
+    def acquire(self) -> "RunLock":
+        """Take the lock or raise ``SetupError`` naming the process that holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            who = f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started_at')}" if holder \
+                else "another process"
+            raise SetupError(f"{self.path.parent.parent}: another mmvideo run is using this output folder "
+                             f"({who}); wait for it to finish or use another --out") from None
+        previous = _read_holder(fd)
+        if previous and previous.get("pid") and not previous.get("released"):
+            self.took_over_from = previous  # its process died without releasing: a stale lock
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started_at": utc_now(),
+                                  "time": time.time()}).encode(), 0)
+        os.fsync(fd)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, json.dumps({"released": True, "at": utc_now()}).encode(), 0)
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict:
+    try:
+        data = os.pread(fd, 4096, 0)
+        return json.loads(data) if data.strip() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def check_writable(out_dir: os.PathLike | str) -> Path:
+    """Create the output folder if needed; ``SetupError`` (exit 2) when it cannot be written."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".mmvideo-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SetupError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+    return out
