@@ -1,0 +1,283 @@
+"""One video through every stage: probe -> demux -> encode -> segment -> aggregate -> fuse -> records.
+
+``Pipeline`` implements the engines' ``Analyzer``: its fingerprint is known from the settings and the
+registry's model versions without loading any model; models load on the first video that needs them.
+Frames are encoded chunk by chunk as ffmpeg decodes them while a second thread decodes and encodes the
+audio, so the two streams overlap on two cores and memory stays bounded (per-item outputs only).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mmvideo.config import RunConfig, fingerprint
+from mmvideo.errors import SetupError
+from mmvideo.media.probe import probe
+from mmvideo.pipeline.aggregate import SegmentEvidence, VideoItems, aggregate
+from mmvideo.records import (Cue, MediaInfo, SegmentRecord, SubtitleTrack, TagCoverage, VideoFile,
+                             VideoRecord)
+from mmvideo.segment import Segment, content_scores, fixed_segments, shot_segments
+from mmvideo.state import utc_now
+
+log = logging.getLogger("mmvideo.pipeline")
+
+BASE_MODELS = ("mobilenet_v2", "imagenet_labels", "yamnet", "all_minilm_l6_v2")
+
+
+def required_models(config: RunConfig) -> list[str]:
+    """Registry names of the models a run with ``config`` uses."""
+    names = list(BASE_MODELS)
+    if config.faces:
+        names.append("blazeface")
+    if config.speech:
+        names += ["whisper_tiny_en", "silero_vad"]
+    if config.ocr:
+        names.append("ppocr_v4")
+    return names
+
+
+def model_versions(names: list[str]) -> dict[str, str]:
+    from mmvideo.models.registry import registry
+
+    specs = registry()
+    return {n: specs[n].version for n in names if n in specs}
+
+
+def check_models(names: list[str]) -> None:
+    """``SetupError`` (exit 2) naming the fetch command when a needed model is not in the cache."""
+    from mmvideo.models.registry import registry
+    from mmvideo.models.store import is_installed
+
+    known = registry()
+    missing = [n for n in names if n not in known or not is_installed(n)]
+    if missing:
+        raise SetupError(f"model(s) not installed: {', '.join(missing)}: run `mmvideo models fetch "
+                         f"{' '.join(missing)}`")
+
+
+def choose_text_track(tracks: list[SubtitleTrack]) -> list[Cue]:
+    """The cues of one subtitle track: a sidecar before an embedded one, English before others."""
+    usable = [t for t in tracks if t.cues and not t.skipped]
+    if not usable:
+        return []
+
+    def rank(t: SubtitleTrack) -> tuple:
+        lang = (t.language or "").lower()
+        return (not t.source.startswith("sidecar"), lang not in ("en", "eng", "en-us", "en-gb"), t.source)
+
+    return list(sorted(usable, key=rank)[0].cues)
+
+
+def video_tag_coverage(records: list[SegmentRecord], duration: float, top: int = 10) -> tuple[TagCoverage, ...]:
+    """Tags over the whole video: seconds of segments whose top-k holds them, share of the duration."""
+    seconds: dict[str, float] = {}
+    best: dict[str, float] = {}
+    for r in records:
+        for t in r.tags:
+            seconds[t.label] = seconds.get(t.label, 0.0) + (r.end - r.start)
+            best[t.label] = max(best.get(t.label, -1e9), t.score)
+    ranked = sorted(seconds, key=lambda k: (-seconds[k], -best[k]))[:top]
+    total = duration if duration and duration > 0 else sum(r.end - r.start for r in records) or 1.0
+    return tuple(TagCoverage(k, seconds[k], min(1.0, seconds[k] / total), best[k]) for k in ranked)
+
+
+@dataclass
+class _Models:
+    image: object
+    audio: object
+    text: object
+    tagger: object
+    faces: object | None = None
+    speech: object | None = None
+    ocr: object | None = None
+
+
+@dataclass
+class Pipeline:
+    """The analyzer the engines call once per video."""
+
+    config: RunConfig
+    fingerprint: str = field(init=False)
+    _models: _Models | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.models_needed = required_models(self.config)
+        self.fingerprint = fingerprint(self.config, model_versions(self.models_needed))
+
+    # -- models ---------------------------------------------------------------------------------------
+    def models(self) -> _Models:
+        with self._lock:
+            if self._models is None:
+                check_models(self.models_needed)
+                self._models = self._load()
+            return self._models
+
+    def _load(self) -> _Models:
+        from mmvideo.encode.audio import AudioEncoder
+        from mmvideo.encode.image import ImageEncoder
+        from mmvideo.encode.text import TextEncoder
+        from mmvideo.fuse.tagger import ZeroShotTagger
+        from mmvideo.fuse.vocab import default_vocabulary
+
+        cfg = self.config
+        text = TextEncoder(device=cfg.device)
+        image = ImageEncoder(device=cfg.device, batch_size=cfg.batch_size)
+        audio = AudioEncoder(device=cfg.device)
+        vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
+        tagger = ZeroShotTagger(text, vocab, image_classes=image.class_names, audio_classes=audio.class_names,
+                                top_k=cfg.top_k)
+        models = _Models(image=image, audio=audio, text=text, tagger=tagger)
+        if cfg.faces:
+            from mmvideo.extras.faces import FaceDetector
+
+            models.faces = FaceDetector()
+        return models
+
+    # -- one video ------------------------------------------------------------------------------------
+    def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> tuple[VideoRecord,
+                                                                                   list[SegmentRecord]]:
+        cfg = self.config
+        on_stage("probe")
+        info = probe(video.path)
+        models = self.models()
+        items = VideoItems.empty()
+        warnings: list[str] = list(info.warnings)
+
+        on_stage("audio")
+        audio_result: dict = {}
+        audio_thread = threading.Thread(target=self._audio, args=(video.path, info, models, items, audio_result),
+                                        name="mmvideo-audio", daemon=True)
+        audio_thread.start()
+        on_stage("frames")
+        scores = self._frames(video.path, info, models, items, warnings)
+        audio_thread.join()
+        if "error" in audio_result:
+            raise audio_result["error"]
+        warnings += audio_result.get("warnings", [])
+
+        on_stage("subtitles")
+        from mmvideo.media.subtitles import read_subtitles
+
+        tracks = read_subtitles(video.path, info)
+        for t in tracks:
+            warnings += list(t.warnings)
+        items.cues = choose_text_track(tracks)
+        if cfg.speech and not items.cues:
+            on_stage("speech")
+            items.cues = self._speech(video.path, info)
+
+        duration = self._duration(info, items)
+        on_stage("segment")
+        segments = self._segments(duration, items, scores)
+        evidence = aggregate(items, segments)
+        on_stage("fuse")
+        records = self._fuse(video, evidence)
+        record = VideoRecord(
+            video_id=video.content_id, path=video.path, status="done", fingerprint=self.fingerprint,
+            duration=duration, container=info.container, has_video=info.video is not None,
+            has_audio=bool(info.audio), subtitle_tracks=sum(1 for t in tracks if t.cues),
+            segments=len(records), warnings=tuple(dict.fromkeys(warnings)),
+            top_tags=video_tag_coverage(records, duration), processed_at=utc_now())
+        return record, records
+
+    def _frames(self, path: str, info: MediaInfo, models: _Models, items: VideoItems,
+                warnings: list[str]) -> list[np.ndarray]:
+        from mmvideo.media.frames import iter_frames
+
+        cfg = self.config
+        scores: list[np.ndarray] = []
+        if info.video is None:
+            return scores
+        stream = iter_frames(path, info, fps=cfg.fps, size=(cfg.frame_size, cfg.frame_size), aspect=cfg.aspect,
+                             chunk_frames=cfg.batch_size)
+        prev = None
+        with stream:
+            for chunk in stream:
+                out = models.image.encode(chunk.frames)
+                items.frame_times.append(chunk.timestamps)
+                items.frame_probs.append(out.scores.astype(np.float32))
+                if cfg.modality_embeddings:
+                    items.frame_embeddings.append(out.embeddings.astype(np.float16))
+                if models.faces is not None:
+                    items.frame_faces.append(models.faces.summary(chunk.frames))
+                if cfg.shots:
+                    frames = chunk.frames if prev is None else np.concatenate([prev, chunk.frames])
+                    s = content_scores(frames)
+                    scores.append(s if prev is None else s[1:])
+                    prev = chunk.frames[-1:]
+        warnings += list(stream.warnings)
+        return scores
+
+    def _audio(self, path: str, info: MediaInfo, models: _Models, items: VideoItems, result: dict) -> None:
+        from mmvideo.encode.melspec import PatchStream
+        from mmvideo.media.audio import iter_audio
+
+        try:
+            stream = iter_audio(path, info)
+            if stream is None:
+                return
+            patcher = PatchStream()
+            with stream:
+                for chunk in stream:
+                    self._encode_patches(models, items, *patcher.push(chunk.samples, chunk.start))
+                self._encode_patches(models, items, *patcher.finish())
+            result["warnings"] = list(stream.warnings)
+        except BaseException as exc:  # re-raised in the calling thread
+            result["error"] = exc
+
+    def _encode_patches(self, models: _Models, items: VideoItems, patches: np.ndarray, times: np.ndarray) -> None:
+        if len(patches) == 0:
+            return
+        out = models.audio.encode(patches)
+        items.patch_times.append(times)
+        items.patch_scores.append(out.scores.astype(np.float32))
+        if self.config.modality_embeddings:
+            items.patch_embeddings.append(out.embeddings.astype(np.float16))
+
+    def _speech(self, path: str, info: MediaInfo) -> list[Cue]:
+        from mmvideo.extras.speech import transcribe
+        from mmvideo.media.audio import iter_audio
+
+        stream = iter_audio(path, info)
+        if stream is None:
+            return []
+        with stream:
+            return list(transcribe(stream))
+
+    @staticmethod
+    def _duration(info: MediaInfo, items: VideoItems) -> float:
+        ends = [info.duration or 0.0]
+        if items.frame_times:
+            ends.append(float(items.frame_times[-1][-1]) + 1.0 / max(1e-9, 1.0))
+        if items.patch_times:
+            ends.append(float(items.patch_times[-1][-1, 1]))
+        return float(info.duration) if info.duration else max(ends)
+
+    def _segments(self, duration: float, items: VideoItems, scores: list[np.ndarray]) -> list[Segment]:
+        cfg = self.config
+        if cfg.shots and items.frame_times:
+            return shot_segments(np.concatenate(items.frame_times), np.concatenate(scores), duration,
+                                 max_length=max(cfg.segment, 1.0) * 2)
+        return fixed_segments(duration, cfg.segment)
+
+    def _fuse(self, video: VideoFile, evidence: list[SegmentEvidence]) -> list[SegmentRecord]:
+        models = self.models()
+        fused = models.tagger.tag(evidence)
+        out = []
+        for ev, f in zip(evidence, fused):
+            mod_emb = None
+            if self.config.modality_embeddings:
+                mod_emb = {"image": ev.image_embedding, "audio": ev.audio_embedding, "text": f.text_embedding}
+            out.append(SegmentRecord(
+                video_id=video.content_id, path=video.path, segment=ev.segment.index, start=ev.segment.start,
+                end=ev.segment.end, tags=tuple(f.tags), embedding=f.embedding, modalities=tuple(f.modalities),
+                text=ev.text, image_classes=tuple(f.image_classes), audio_classes=tuple(f.audio_classes),
+                faces=ev.faces, face_confidence=ev.face_confidence, fingerprint=self.fingerprint,
+                modality_embeddings=mod_emb))
+        return out
