@@ -6,7 +6,8 @@ Rules for files met while walking a folder:
   ``.tmp``, ``.download``, ``.partial``), empty files, anything that is not a regular file (FIFOs, sockets,
   devices: opening them could block), subtitle sidecars and obvious non-media (``.srt``, ``.txt``, ``.jpg``...);
 * picked: known audio/video extensions (``mmvideo.media.probe_formats``), and files with an unknown
-  extension that PyAV opens as audio or video (``probe_unknown=True``; header only, no decoding).
+  extension that PyAV opens as audio or video (``probe_unknown=True``; header only, no decoding). With
+  ``probe_unknown`` the content of ``.ts`` files is checked too, as TypeScript sources share the extension.
 
 A file named explicitly in ``paths`` is the user's choice: it is picked unless it is empty or has a known
 non-media extension, even when hidden, partial or of unknown extension; probing then says whether it is
@@ -24,7 +25,8 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 
-from mmvideo.media.probe_formats import MEDIA_EXTENSIONS, NOT_MEDIA_EXTENSIONS, PARTIAL_EXTENSIONS
+from mmvideo.media.probe_formats import (AMBIGUOUS_EXTENSIONS, MEDIA_EXTENSIONS, NOT_MEDIA_EXTENSIONS,
+                                         PARTIAL_EXTENSIONS)
 from mmvideo.records import VideoFile
 
 log = logging.getLogger("mmvideo.discover")
@@ -139,7 +141,7 @@ def _walked_file_wanted(path: str, name: str, st: os.stat_result, probe_unknown:
     if st.st_size == 0:
         log.debug("%s: skipped: empty file", path)
         return False
-    if ext in MEDIA_EXTENSIONS:
+    if ext in MEDIA_EXTENSIONS and not (ext in AMBIGUOUS_EXTENSIONS and probe_unknown):
         return True
     if ext in NOT_MEDIA_EXTENSIONS or not probe_unknown:
         return False

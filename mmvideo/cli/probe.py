@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -120,7 +121,8 @@ def _jsonable(value: Any) -> Any:
 
 def _emit_json(found: VideoFile, info: MediaInfo | None, error: str | None) -> None:
     if info is not None:
-        record = {"content_id": found.content_id, "size": found.size, **media_info_dict(info)}
+        record = {"path": info.path, "content_id": found.content_id, "size": found.size,
+                  **media_info_dict(info)}
     else:
         record = {"path": found.path, "content_id": found.content_id, "size": found.size, "error": error}
     click.echo(json.dumps(record, ensure_ascii=False))
@@ -143,7 +145,7 @@ def _print_table(rows: list[tuple[VideoFile, MediaInfo]]) -> None:
         cells = (os.path.relpath(found.path, common), info.container.split(",")[0], _duration(info),
                  _video(info), _audio(info), _subtitles(info), "; ".join(info.warnings))
         table.add_row(*(Text(c) for c in cells))  # Text: a "[" in a file name is not rich markup
-    out = click.get_text_stream("stdout")
+    out = sys.stdout  # Click swaps it in tests
     width = None if out.isatty() else int(os.environ.get("COLUMNS", 0) or 200)
     Console(file=out, width=width, emoji=False, highlight=False).print(table)
 

@@ -146,7 +146,9 @@ def _inspect(container: av.container.InputContainer, path: str, size: int) -> Me
     warnings: list[str] = []
     videos, pictures, audios, subtitles = [], [], [], []
     for stream in container.streams:
-        if stream.codec_context is None:  # data streams (GPS, timecode): not ours
+        if stream.codec_context is None:  # data streams (GPS, timecode), or no decoder for the codec
+            if stream.type in ("video", "audio"):
+                warnings.append(f"{stream.type} stream #{stream.index} skipped: no decoder for its codec")
             continue
         if stream.type == "video":
             (pictures if _is_attached(stream) else videos).append(stream)
@@ -171,6 +173,10 @@ def _inspect(container: av.container.InputContainer, path: str, size: int) -> Me
     duration, source = _header_duration(container)
     if source == "streams":
         warnings.append("no duration in header: taken from the stream headers")
+    stops = [t for t in (_index_data_end(s, size) for s in (*videos, *audios)) if t is not None]
+    if stops:
+        claimed = f" of {duration:.2f} s" if duration else ""
+        warnings.append(f"file is truncated: its data stops at {float(min(stops)):.2f} s{claimed}")
     return MediaInfo(
         path=path,
         container=container.format.name,
@@ -222,6 +228,31 @@ def _first_frame(container: av.container.InputContainer, stream: av.stream.Strea
                          stage="probe")
     promised = f" (the header promises {stream.frames})" if stream.frames else ""
     raise MediaError(path, f"file is truncated: no decodable {kind} frames{promised}", stage="probe")
+
+
+def _index_data_end(stream: av.stream.Stream, size: int) -> Fraction | None:
+    """Where ``stream``'s data stops (seconds from its start) when its index points past the file's end.
+
+    Only containers with a full sample index (MP4/MOV, AVI) tell; others give ``None``. Binary search, as
+    sample positions grow with time within a stream.
+    """
+    entries = stream.index_entries
+    n = len(entries)
+    if n == 0 or stream.time_base is None:
+        return None
+    last = entries[n - 1]
+    if last.pos < 0 or last.pos + last.size <= size:
+        return None
+    lo, hi = 0, n - 1  # invariant: entries[hi] does not fit in the file
+    while lo < hi:
+        mid = (lo + hi) // 2
+        entry = entries[mid]
+        if 0 <= entry.pos and entry.pos + entry.size <= size:
+            lo = mid + 1
+        else:
+            hi = mid
+    start = stream.start_time or 0
+    return max(Fraction(0), (entries[hi].timestamp - start) * stream.time_base)
 
 
 def _video_info(stream: av.video.stream.VideoStream, frame: av.VideoFrame,

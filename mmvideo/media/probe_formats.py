@@ -15,6 +15,8 @@ AUDIO_EXTENSIONS = frozenset({
     ".ac3",
 })
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
+# Media extensions that other common files share (".ts": TypeScript source): discovery checks their content.
+AMBIGUOUS_EXTENSIONS = frozenset({".ts"})
 
 SUBTITLE_EXTENSIONS = frozenset({".srt", ".vtt", ".ass", ".ssa", ".sub", ".idx", ".sup", ".smi", ".sami",
                                  ".ttml", ".dfxp", ".lrc", ".sbv"})
