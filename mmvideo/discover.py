@@ -4,7 +4,8 @@ Rules for files met while walking a folder:
 
 * skipped: hidden names (leading ``.``, files and folders), partial downloads (``.part``, ``.crdownload``,
   ``.tmp``, ``.download``, ``.partial``), empty files, anything that is not a regular file (FIFOs, sockets,
-  devices: opening them could block), subtitle sidecars and obvious non-media (``.srt``, ``.txt``, ``.jpg``...);
+  devices: opening them could block), subtitle sidecars and obvious non-media (``.srt``, ``.txt``,
+  ``.jpg``...);
 * picked: known audio/video extensions (``mmvideo.media.probe_formats``), and files with an unknown
   extension that PyAV opens as audio or video (``probe_unknown=True``; header only, no decoding). With
   ``probe_unknown`` the content of ``.ts`` files is checked too, as TypeScript sources share the extension.

@@ -7,8 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 from mmvideo.discover import CONTENT_ID_CHUNK, content_id, discover
 
 FAKE = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4  # media by extension: discovery does not decode

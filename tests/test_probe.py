@@ -240,8 +240,8 @@ def test_cli_one_error_line_for_a_bad_file_among_good_ones(tmp_path, shared_medi
     make_clip(tmp_path / "c.mp4")
     result = _invoke("--json", str(tmp_path))
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [f"{tmp_path / 'b.avi'}: file is truncated: no decodable video frames "
-                                          "(the header promises 600)"]
+    cause = "file is truncated: no decodable video frames (the header promises 600)"
+    assert result.stderr.splitlines() == [f"{tmp_path / 'b.avi'}: {cause}"]
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [Path(r["path"]).name for r in records] == ["a.mp4", "b.avi", "c.mp4"]
     assert "error" in records[1] and "error" not in records[0]

@@ -172,7 +172,8 @@ def _video(info: MediaInfo) -> str:
         return "-" if not info.attached_pictures else "- (cover art)"
     parts = [v.codec, f"{v.width}x{v.height}"]
     if v.avg_fps:
-        parts.append(f"{float(v.avg_fps):.2f}".rstrip("0").rstrip(".") + " fps" + (" vfr" if v.variable_frame_rate else ""))
+        fps = f"{float(v.avg_fps):.2f}".rstrip("0").rstrip(".")
+        parts.append(f"{fps} fps" + (" vfr" if v.variable_frame_rate else ""))
     if v.rotation:
         parts.append(f"rot {v.rotation}")
     if v.interlaced:

@@ -1,4 +1,4 @@
-"""File-name extensions that say what a file claims to be: media, sidecars, plain non-media, partial downloads.
+"""File-name extensions that say what a file claims to be: media, sidecars, non-media, partial downloads.
 
 One table shared by discovery (which files to pick) and probing (how to word an error). Lower case, with the
 dot, compared against ``os.path.splitext(name)[1].lower()``.
