@@ -203,6 +203,20 @@ def test_truncated_mp4_is_probed_with_a_warning(tmp_path, shared_media):
     assert probe(shared_media / "mdn/friday.mp4").warnings == ()
 
 
+def test_latin1_tags_do_not_fail_the_file(tmp_path):
+    path = tmp_path / "latin.mkv"
+    with av.open(str(path), "w", metadata_encoding="latin-1") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        out.metadata["title"] = "café"
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24")):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert probe(path).video.codec == "mpeg4"
+    assert sniff(path)
+
+
 def test_odd_names_are_opened_as_files(tmp_path):
     for name in ["-dash.mp4", "with space 'quote'.mp4", "colon:name.mp4", "ünï©ødé.mp4"]:
         assert probe(make_clip(tmp_path / name)).video.width == 64

@@ -38,8 +38,9 @@ BITMAP_SUBTITLE_CODECS = frozenset({"hdmv_pgs_subtitle", "dvb_subtitle", "dvd_su
 _STILL_OR_TEXT_FORMATS = frozenset({"image2", "tty", "gif", "apng", "webp", "ico", "svg", "bin",
                                     "lavfi", "image2pipe"})
 
-# Only local files: a playlist or concat list must never make ffmpeg open URLs.
-_OPEN_OPTIONS = {"protocol_whitelist": "file"}
+# Only local files (a playlist or concat list must never make ffmpeg open URLs); tags that are not UTF-8
+# (old cameras write Latin-1) get replacement characters instead of failing the file.
+_OPEN_KWARGS = {"container_options": {"protocol_whitelist": "file"}, "metadata_errors": "replace"}
 
 # How many packets of the main stream to try before deciding nothing in the file decodes.
 MAX_PACKETS_TO_FIRST_FRAME = 600
@@ -61,8 +62,11 @@ def probe(path: os.PathLike | str) -> MediaInfo:
     path = os.fspath(path)
     size = _check_regular_file(path)
     container = _open(path)
-    with container:
-        info = _inspect(container, path, size)
+    try:
+        with container:
+            info = _inspect(container, path, size)
+    except av.error.FFmpegError as exc:  # a read error PyAV raises outside the guarded steps
+        raise MediaError(path, f"invalid data: {_strerror(exc)}", stage="probe") from None
     if info.duration is None:
         return _with_scanned_duration(info, path)
     return info
@@ -74,7 +78,7 @@ def sniff(path: os.PathLike | str) -> bool:
     Header only, no decoding: used by discovery for files with an unknown extension.
     """
     try:
-        with av.open(input_url(path), options=_OPEN_OPTIONS) as container:
+        with av.open(input_url(path), **_OPEN_KWARGS) as container:
             if _is_still_or_text(container):
                 return False
             return any(s.type == "audio" or (s.type == "video" and not _is_attached(s))
@@ -109,7 +113,7 @@ def _check_regular_file(path: str) -> int:
 def _open(path: str) -> av.container.InputContainer:
     """Open ``path`` for demuxing; translate PyAV's errors into one-line ``MediaError`` causes."""
     try:
-        return av.open(input_url(path), options=_OPEN_OPTIONS)
+        return av.open(input_url(path), **_OPEN_KWARGS)
     except (av.error.InvalidDataError, av.error.EOFError):
         ext = os.path.splitext(path)[1].lower()
         if ext in MEDIA_EXTENSIONS:
