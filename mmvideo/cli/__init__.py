@@ -9,6 +9,7 @@ Exit codes: 0 all done; 1 some files failed (one line each); 2 usage or setup er
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
@@ -54,8 +55,20 @@ def cli() -> None:
     """Tag and index video libraries: probe, demux, encode, fuse and write per-segment tags."""
 
 
+def _setup_logging() -> None:
+    """Warnings from the stages (skipped files, decode trouble) as ``mmvideo: ...`` lines on stderr."""
+    logger = logging.getLogger("mmvideo")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("mmvideo: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if debug_enabled() else logging.WARNING)
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning mmvideo errors into one line on stderr and an exit code."""
+    _setup_logging()
     try:
         rv = cli.main(args=argv, prog_name="mmvideo", standalone_mode=False)
     except click.exceptions.Abort:
