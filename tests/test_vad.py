@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from mmvideo.errors import ParameterError
 from mmvideo.extras.vad import SAMPLE_RATE, SileroModel, VoiceActivity, chunk_regions, speech_regions
+from mmvideo.media.audio import iter_audio
+from mmvideo.media.probe import probe
 from mmvideo.models import store
 from mmvideo.records import AudioChunk
 
@@ -17,14 +18,9 @@ SR = SAMPLE_RATE
 
 
 def decode_16k(path: Path) -> np.ndarray:
-    """All audio of ``path`` as (n,) float32 16 kHz mono."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SR)
-    parts = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return np.concatenate(parts).astype(np.float32)
+    """All audio of ``path`` as (n,) float32 16 kHz mono, through the media layer."""
+    with iter_audio(str(path), probe(path)) as chunks:
+        return np.concatenate([c.samples for c in chunks])
 
 
 @pytest.fixture(scope="module")
