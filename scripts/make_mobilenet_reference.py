@@ -11,6 +11,8 @@ How it was run (2026-11-29):
     /tmp/torchref/bin/pip install torch==2.13.0 numpy scikit-image==0.26.0 opencv-python-headless==5.0.0.93
     /tmp/torchref/bin/python scripts/make_mobilenet_reference.py ~/.cache/mmvideo/models/mobilenet_v2/1/mobilenet_v2-b0353104.pth
 
+Also writes the two tiny state dicts the reader's tests use (see ``write_tiny_state_dicts``).
+
 Inputs: each photo centre-cropped to a square, resized to 224x224 with cv2.INTER_AREA (the image encoder's
 "crop" policy), uint8; its sha256 is stored so the test knows it feeds the very same pixels.
 """
@@ -73,7 +75,26 @@ def forward(sd: dict, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return emb, F.linear(emb, sd["classifier.1.weight"], sd["classifier.1.bias"])
 
 
+def write_tiny_state_dicts() -> None:
+    """tests/data/tiny_state_dict_{legacy,zip}.pt: a few tensors with known values, in both torch formats,
+    for mmvideo's torch-free reader (shared storage, storage offset, non-contiguous stride, dtypes)."""
+    from collections import OrderedDict
+
+    big = torch.arange(10, dtype=torch.float64)
+    sd = OrderedDict(
+        a=torch.arange(6, dtype=torch.float32).reshape(2, 3),
+        b=torch.arange(12, dtype=torch.int64).reshape(3, 4).t(),  # stride (1, 4)
+        c=torch.tensor(3.5),  # 0-d
+        d=big[2:5],  # storage offset 2, storage shared with e
+        e=big,
+        h=torch.tensor([0.5, -2.0], dtype=torch.float16),
+    )
+    torch.save(sd, OUT.parent / "tiny_state_dict_legacy.pt", _use_new_zipfile_serialization=False)
+    torch.save(sd, OUT.parent / "tiny_state_dict_zip.pt")
+
+
 def main(pth: str) -> None:
+    write_tiny_state_dicts()
     sd = torch.load(pth, map_location="cpu", weights_only=True)
     imgs = np.stack([photo(n) for n in PHOTOS])
     x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255.0

@@ -67,7 +67,7 @@ class _LazyTensor:
         if data is None:
             raise ParameterError(f"storage {self.storage.key} has no data in the file")
         if not self.size:
-            return data[self.offset].copy()
+            return np.array(data[self.offset])  # 0-d array
         item = data.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
             data[self.offset:], shape=self.size, strides=tuple(s * item for s in self.stride))
