@@ -1,0 +1,233 @@
+"""Text encoder: strings in, 384-d unit sentence vectors out (all-MiniLM-L6-v2, Keras port, real weights).
+
+Texts are tokenised with the model's ``tokenizer.json`` (lower-cased BERT word pieces), truncated to 256 word
+pieces counting [CLS] and [SEP] (sentence-transformers' ``max_seq_length`` for this model), sorted by length
+and run in buckets padded only to their own longest text, so short texts do not pay for long ones. Padding
+is masked out of attention and pooling, so a text's vector does not depend on what else is in the batch.
+Repeated strings (tag names, labels) come from an LRU cache. Keras is imported on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmvideo.encode.base import Encoder, EncoderOutput
+from mmvideo.errors import ParameterError, SetupError
+
+MODEL_NAME = "all_minilm_l6_v2"
+EMBEDDING_SIZE = 384
+#: files of the model this encoder reads (all pinned in mmvideo/models/catalog/text.py)
+MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "sentence_bert_config.json")
+DEVICES = ("auto", "cpu", "gpu")
+_PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shapes to trace, little waste
+
+
+def _model_files(model_dir: Path | str | None) -> dict[str, Path]:
+    """Paths of the model's files: from ``model_dir`` when given, else verified ones from the model cache."""
+    if model_dir is None:
+        from mmvideo.models.store import model_path
+
+        return {f: model_path(MODEL_NAME, f) for f in MODEL_FILES}
+    folder = Path(model_dir)
+    paths = {f: folder / f for f in MODEL_FILES}
+    missing = [f for f, p in paths.items() if not p.is_file()]
+    if missing:
+        raise SetupError(f"{folder}: missing {', '.join(missing)} of model {MODEL_NAME!r}")
+    return paths
+
+
+def resolve_device(device: str) -> str:
+    """Keras device name for ``device`` ("auto": the first GPU if Keras sees one, else the CPU)."""
+    if device not in DEVICES:
+        raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
+    import keras
+
+    if device in ("auto", "gpu"):
+        gpus = keras.distribution.list_devices("gpu")
+        if gpus:
+            return gpus[0]
+        if device == "gpu":
+            raise SetupError(f"device 'gpu' was asked for but the {keras.backend.backend()} backend sees no GPU")
+    return "cpu:0"
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[np.ndarray]:
+    """Group item indices into batches of similar length: sorted by length, at most ``batch_size`` items
+    and (once padded to the batch's longest) at most ``max_batch_tokens`` tokens per batch.
+
+    lengths: token counts >= 1. Returns index arrays (int64) covering every index exactly once.
+    """
+    if batch_size < 1 or max_batch_tokens < 1:
+        raise ParameterError(f"batch_size and max_batch_tokens must be >= 1. Received: "
+                             f"batch_size={batch_size}, max_batch_tokens={max_batch_tokens}")
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")[::-1]  # longest first
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = max(1, min(batch_size, max_batch_tokens // longest))
+        batches.append(order[start:start + size])
+        start += size
+    return batches
+
+
+class TextEncoder(Encoder):
+    """all-MiniLM-L6-v2 sentence embeddings: ``encode(texts) -> EncoderOutput(embeddings (N, 384) float32)``.
+
+    Each row has unit L2 norm; cosine similarity is a dot product. An empty (or whitespace-only) string is
+    encoded as "[CLS] [SEP]", which gives one fixed unit vector (what sentence-transformers gives for ""),
+    not zeros; callers that want "no text" to count as missing should skip blank strings themselves.
+    """
+
+    model_name = MODEL_NAME
+    modality = "text"
+    embedding_size = EMBEDDING_SIZE
+
+    def __init__(self, model_dir: Path | str | None = None, *, device: str = "auto", batch_size: int = 32,
+                 max_batch_tokens: int = 8192, cache_size: int = 4096) -> None:
+        """Load the tokenizer and the Keras model (about 1 s on a CPU).
+
+        model_dir: a folder with ``MODEL_FILES``; default: the verified files in the mmvideo model cache
+        (``SetupError`` naming ``mmvideo models fetch all_minilm_l6_v2`` when absent). device: "auto",
+        "cpu" or "gpu". batch_size, max_batch_tokens: bounds on one model call (memory). cache_size: how
+        many distinct strings' vectors to keep (0 disables the cache).
+        """
+        for name, value in (("batch_size", batch_size), ("max_batch_tokens", max_batch_tokens)):
+            if not isinstance(value, int) or value < 1:
+                raise ParameterError(f"{name} must be an int >= 1. Received: {name}={value!r}")
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ParameterError(f"cache_size must be an int >= 0. Received: cache_size={cache_size!r}")
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+        files = _model_files(model_dir)
+        import keras
+        from tokenizers import Tokenizer
+
+        from mmvideo.encode.minilm import BertConfig, load_minilm
+
+        self.config = BertConfig.from_json(files["config.json"])
+        try:
+            st_config = json.loads(files["sentence_bert_config.json"].read_text(encoding="utf-8"))
+            self.max_length = min(int(st_config["max_seq_length"]), self.config.max_positions)
+            self.tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SetupError(f"model {MODEL_NAME!r}: unreadable tokenizer or config ({exc})") from exc
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises its own Exception subclass
+            raise SetupError(f"model {MODEL_NAME!r}: unreadable tokenizer.json ({exc})") from exc
+        self.tokenizer.no_padding()  # we pad per length bucket
+        self.tokenizer.enable_truncation(self.max_length)  # counts [CLS] and [SEP], as transformers does
+        self._pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        with keras.device(self.device):
+            self.model = load_minilm(files["model.safetensors"], self.config)
+        self._backend = keras.backend.backend()
+
+    # ------------------------------------------------------------------------------------------ encoding
+
+    def encode(self, batch: Sequence[str]) -> EncoderOutput:
+        """Embed ``batch`` (a sequence of str, any length, duplicates and "" allowed).
+
+        Returns EncoderOutput with embeddings (N, 384) float32, each row of unit L2 norm, in input order;
+        scores None. A text's row does not depend on the other texts in the call (within float round-off,
+        ~1e-6).
+        """
+        texts = _check_texts(batch)
+        out = np.empty((len(texts), EMBEDDING_SIZE), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is not None:
+                    self._cache.move_to_end(text)
+                    out[i] = hit
+                    self.cache_hits += 1
+                else:
+                    todo.setdefault(text, []).append(i)
+        if todo:
+            unique = list(todo)
+            vectors = self._embed_uncached(unique)
+            with self._lock:
+                self.cache_misses += len(unique)
+                for text, vec in zip(unique, vectors):
+                    out[todo[text]] = vec
+                    if self.cache_size:
+                        self._cache[text] = vec
+                        self._cache.move_to_end(text)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return EncoderOutput(embeddings=out)
+
+    def embed_labels(self, labels: Sequence[str], template: str = "{}") -> np.ndarray:
+        """Vectors of tag / class names for zero-shot matching: (N, 384) float32 unit rows.
+
+        ``template`` wraps each label before encoding (e.g. "a video of {}"); it must contain one "{}".
+        Cached like any text, so asking for the same tag list again is free.
+        """
+        labels = _check_texts(labels)
+        if template.count("{}") != 1:
+            raise ParameterError(f"template must contain exactly one '{{}}'. Received: template={template!r}")
+        return self.encode([template.format(label) for label in labels]).embeddings
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of each text, with [CLS]/[SEP], truncated to ``max_length``."""
+        return [e.ids for e in self.tokenizer.encode_batch(list(_check_texts(texts)))]
+
+    def _embed_uncached(self, texts: list[str]) -> np.ndarray:
+        import keras
+
+        ids = self.tokenize(texts)
+        lengths = [len(x) for x in ids]
+        result = np.empty((len(texts), EMBEDDING_SIZE), dtype=np.float32)
+        for index in length_buckets(lengths, self.batch_size, self.max_batch_tokens):
+            longest = max(lengths[i] for i in index)
+            width = min(-(-longest // _PAD_MULTIPLE) * _PAD_MULTIPLE, self.config.max_positions)
+            input_ids = np.full((len(index), width), self._pad_id, dtype=np.int32)
+            mask = np.zeros((len(index), width), dtype=np.int32)
+            for row, i in enumerate(index):
+                input_ids[row, :lengths[i]] = ids[i]
+                mask[row, :lengths[i]] = 1
+            inputs = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+            with keras.device(self.device):
+                vectors = self.model.predict_on_batch(inputs)
+            result[index] = np.asarray(vectors, dtype=np.float32)
+        return result
+
+    def clear_cache(self) -> None:
+        """Forget every cached vector."""
+        with self._lock:
+            self._cache.clear()
+
+    def fingerprint(self) -> dict[str, str]:
+        """Model name and version, backend and truncation length: what changes the vectors."""
+        from mmvideo.models.registry import get_spec
+
+        return {"model": self.model_name, "version": get_spec(self.model_name).version,
+                "backend": self._backend, "max_length": str(self.max_length)}
+
+
+def _check_texts(batch: Any) -> list[str]:
+    """The batch as a list of str; ``ParameterError`` for a bare string or a non-str item."""
+    if isinstance(batch, (str, bytes)):
+        raise ParameterError("texts must be a sequence of str, not a single string. "
+                             f"Received: {type(batch).__name__} {batch[:40]!r}")
+    try:
+        texts = list(batch)
+    except TypeError:
+        raise ParameterError(f"texts must be a sequence of str. Received: {type(batch).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ParameterError(f"texts[{i}] must be a str. Received: {type(text).__name__} {text!r:.40}")
+    return texts
