@@ -266,12 +266,12 @@ class ImageEncoder(Encoder):
         """Frames uint8 or float32 RGB in [0, 255], shape (N, H, W, 3) (any H, W >= 8; see ``fit``) ->
         embeddings (N, 1280) float32, scores (N, 1000) float32 softmax, class_names (1000 clean names)."""
         frames = _validate(batch)
-        names = imagenet_class_names()
         n = frames.shape[0]
         if n == 0:
             return EncoderOutput(np.zeros((0, EMBEDDING_SIZE), np.float32),
-                                 np.zeros((0, NUM_CLASSES), np.float32), names)
-        run = self._runner()
+                                 np.zeros((0, NUM_CLASSES), np.float32), imagenet_class_names())
+        run = self._runner()  # first: a missing model names `mmvideo models fetch mobilenet_v2`
+        names = imagenet_class_names()
         embs, probs = [], []
         for start in range(0, n, self.batch_size):
             chunk = fit_frames(frames[start:start + self.batch_size], INPUT_SIZE, self.fit)
