@@ -46,7 +46,7 @@ def audio_args(info: MediaInfo, *, sample_rate: int = 16000) -> list[str]:
     stream = ffmpeg.input(input_url(info.path))[str(info.audio[0].index)]
     if start:
         # aresample's first_pts counts input samples, whose rate the decoder decides: shift to 0 first
-        stream = stream.filter("asetpts", f"PTS-{start!r}/TB")
+        stream = stream.filter("asetpts", f"PTS-({start!r})/TB")
     stream = stream.filter("aresample", osr=sample_rate, ochl="mono", osf="flt", first_pts=0,
                            **{"async": 1})
     out = stream.output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate,

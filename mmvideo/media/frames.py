@@ -50,6 +50,7 @@ import logging
 import math
 import queue
 import re
+import time
 from collections.abc import Generator
 from fractions import Fraction
 
@@ -71,9 +72,12 @@ _ROTATE = {
     180: (("hflip", {}), ("vflip", {})),
     270: (("transpose", {"dir": "clock"}),),
 }
-_SHOWINFO_FRAME = re.compile(r"^n:\s*\d+\s+pts:\s*(?P<pts>-?\d+|NOPTS)\s")
+_SHOWINFO_FRAME = re.compile(r"^n:\s*\d+\s+pts:\s*(?P<pts>-?\d+|NOPTS)\s+pts_time:\s*(?P<time>\S+)")
 _SHOWINFO_TB = re.compile(r"^config in time_base:\s*(?P<num>\d+)/(?P<den>\d+)")
 _TS_WAIT_S = 0.5
+# ffmpeg logs a frame's showinfo line before it writes the frame, so the line is there once the frame
+# is read; waiting longer than this means the line will never come (and ffmpeg may be blocked on us).
+_TS_DEADLINE_S = 30.0
 
 
 def _check_args(fps: float, size: tuple[int, int], chunk_frames: int, aspect: str) -> tuple[int, int]:
@@ -127,8 +131,8 @@ def frame_args(info: MediaInfo, *, fps: float = 1.0, size: tuple[int, int] = (22
     stream = ffmpeg.input(input_url(info.path), **input_opts)[str(v.index)]
 
     start = float(info.start_time or 0.0)
-    rel = f"(t-{start!r})" if start else "t"
-    prev = f"(prev_selected_t-{start!r})" if start else "prev_selected_t"
+    rel = f"(t-({start!r}))" if start else "t"
+    prev = f"(prev_selected_t-({start!r}))" if start else "prev_selected_t"
     rate = repr(float(fps))
     stream = stream.filter("select", f"isnan(prev_selected_t)+gte(floor({rel}*{rate}),floor({prev}*{rate})+1)")
     if _is_interlaced(v):
@@ -160,22 +164,25 @@ class _Showinfo:
         m = _SHOWINFO_FRAME.match(msg)
         if m:
             pts = m.group("pts")
-            if pts == "NOPTS" or self._time_base is None:
+            if pts == "NOPTS":
                 self.times.put(math.nan)
-            else:
+            elif self._time_base is not None:  # exact: integer pts x time base
                 self.times.put(float(int(pts) * self._time_base - self._start))
+            else:  # no "config" line seen: the printed time (microsecond precision)
+                self.times.put(float(Fraction(m.group("time")) - self._start))
             return
         m = _SHOWINFO_TB.match(msg)
         if m and int(m.group("den")):
             self._time_base = Fraction(int(m.group("num")), int(m.group("den")))
 
     def next_time(self, pipe: FfmpegPipe) -> float | None:
-        """The time of the next frame; None if ffmpeg ended without reporting one."""
+        """The time of the next frame; None if ffmpeg ended or stalled without reporting one."""
+        deadline = time.monotonic() + _TS_DEADLINE_S
         while True:
             try:
                 return self.times.get(timeout=_TS_WAIT_S)
             except queue.Empty:
-                if pipe.stderr_done:
+                if pipe.stderr_done or time.monotonic() > deadline:
                     try:
                         return self.times.get_nowait()
                     except queue.Empty:
