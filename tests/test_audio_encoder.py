@@ -159,6 +159,8 @@ def test_input_validation(encoder):
         AudioEncoder.patches(np.zeros((SR, 2), np.float32))
     with pytest.raises(ParameterError, match="start"):
         AudioEncoder.patches(np.zeros(SR, np.float32), start=float("nan"))
+    with pytest.raises(ParameterError, match="start"):
+        PatchStream().push(np.zeros(SR, np.float32), float("inf"))
     with pytest.raises(ParameterError, match=r"\(N, 96, 64\)"):
         encoder.encode(np.zeros((2, 64, 96), np.float32))
     with pytest.raises(ParameterError, match="float32"):
@@ -267,3 +269,10 @@ def test_float_model_tracks_the_int8_onnx_model(yamnet_files, encoder, jfk):
             assert encoder.class_names[int(np.argmax(scores.mean(0)))] == expected
         assert np.corrcoef(logits.ravel(), q_logits.ravel())[0, 1] > 0.95
         assert np.unique(q_logits).size < 100  # what the float port avoids
+
+
+def test_auto_backend_is_litert_unless_keras_sees_a_gpu(yamnet_files):
+    import keras
+
+    enc = AudioEncoder()
+    assert enc.backend == ("keras" if keras.distribution.list_devices("gpu") else "litert")

@@ -167,6 +167,8 @@ class PatchStream:
         """Add a chunk ((n,) float32, 16 kHz) starting at ``start`` seconds; returns the completed
         patches (P, 96, 64) float32 and their [start, end] times (P, 2) float64 (P may be 0)."""
         check_samples(samples)
+        if not (isinstance(start, (int, float)) and np.isfinite(start)):
+            raise ParameterError(f"start must be a finite number of seconds. Received: start={start!r}")
         out_patches: list[np.ndarray] = []
         out_times: list[np.ndarray] = []
         if self._origin is not None:
