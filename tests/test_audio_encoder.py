@@ -199,6 +199,18 @@ def test_white_noise_is_noise(encoder):
     assert "White noise" in best and best[0] in ("White noise", "Noise", "Static"), top(out, 5)
 
 
+@pytest.mark.parametrize("case, expected", [("zeros", "Silence"), ("random", "White noise"), ("sine", "Sine wave")])
+def test_upstream_yamnet_test_cases(encoder, case, expected):
+    """tensorflow/models yamnet_test.py: 3 s of each signal has ``expected`` in the top 10."""
+    t = np.arange(0, 3, 1 / SR)
+    samples = {"zeros": np.zeros(3 * SR), "random": np.random.RandomState(51773).uniform(-1.0, 1.0, 3 * SR),
+               "sine": np.sin(2 * np.pi * 440 * t)}[case].astype(np.float32)
+    out = encoder.encode_waveform(samples)
+    assert expected in top(out, 10), top(out, 10)
+    if case == "zeros":
+        assert top(out, 1) == ["Silence"]
+
+
 def test_scores_are_smooth_not_int8_steps(encoder, jfk):
     scores = encoder.encode_waveform(jfk).scores
     distinct = np.unique(scores).size
