@@ -112,8 +112,8 @@ class Timer:
 
 def run_plain(path: Path, info: MediaInfo) -> Timer:
     """The two ffmpeg commands mmvideo runs, output drained to /dev/null."""
-    argvs = [[ffmpeg_binary(), *BASE_ARGS, *LOG_ARGS, *frame_args(info, fps=FPS, size=SIZE)],
-             [ffmpeg_binary(), *BASE_ARGS, *LOG_ARGS, *audio_args(info)]]
+    argvs = [[ffmpeg_binary(), *BASE_ARGS, *LOG_ARGS, *frame_args(path, info, fps=FPS, size=SIZE)],
+             [ffmpeg_binary(), *BASE_ARGS, *LOG_ARGS, *audio_args(path, info)]]
     with Timer() as t:
         for argv in argvs:
             subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -142,8 +142,8 @@ def test_retry_without_skip_frame_when_no_frame_survives(clips, monkeypatch):
     path, times = clips["cfr"]
     real = frames_mod.frame_args
 
-    def nothing_survives(info, **kw):
-        args = real(info, **kw)
+    def nothing_survives(path, info, **kw):
+        args = real(path, info, **kw)
         if kw.get("skip_nonref"):
             args[args.index("noref")] = "all"
         return args
@@ -225,7 +225,7 @@ def test_interlaced_camera_clip_starts_after_the_presentation_start(shared_media
     path = shared_media / "metadata-extractor/Sony ILCE-7M3 (A7M3).mts"
     info = probe(path)  # container starts at 1.04 s (audio), video at 1.12 s
     assert info.start_time == pytest.approx(1.04) and info.video.interlaced
-    args = frames_mod.frame_args(info)
+    args = frames_mod.frame_args(path, info)
     assert any("yadif" in a for a in args)
     stamps, pictures = collect(iter_frames(path, info, fps=25.0, size=(64, 36)))
     assert stamps[0] == pytest.approx(0.08)

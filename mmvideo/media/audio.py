@@ -1,18 +1,19 @@
 """Stream a video's audio as 16 kHz mono float32 chunks on the frames' timeline.
 
 One ffmpeg process: the first audio stream, downmixed and resampled by one ``aresample``
-(``async=1`` pads gaps and trims overlaps, ``first_pts=0`` after ``asetpts`` moved the presentation
-start to 0), written as raw
-f32le to stdout and read a chunk at a time (bounded memory). With ``-copyts`` and ``PTS - S`` for the
-file's start S (``MediaInfo.start_time``), sample n lies at n / sample_rate seconds from the start of
-the presentation, the same origin ``iter_frames`` uses: audio that starts after the video is preceded
-by silence.
+(``async=1`` pads gaps and trims overlaps, ``first_pts=0``), written as raw f32le to stdout and read a
+chunk at a time (bounded memory). ``-copyts`` keeps the file's own timestamps and ``asetpts=PTS-S/TB``
+moves the presentation start S (``MediaInfo.start_time``) to 0, so sample n lies at n / sample_rate
+seconds from the start of the presentation, the same origin ``iter_frames`` uses: audio that starts
+after the video is preceded by silence. (``first_pts`` alone cannot do the shift: it counts samples at
+the decoder's input rate, not the output rate.)
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Generator
 
 import ffmpeg
@@ -36,14 +37,15 @@ def _check_args(sample_rate: int, chunk_seconds: float) -> int:
     return max(1, round(chunk_seconds * sample_rate))
 
 
-def audio_args(info: MediaInfo, *, sample_rate: int = 16000) -> list[str]:
+def audio_args(path: os.PathLike | str, info: MediaInfo, *, sample_rate: int = 16000) -> list[str]:
     """ffmpeg arguments (after the binary and global log options) that write the first audio stream
-    of ``info`` to stdout as mono f32le at ``sample_rate``, sample 0 at the presentation start."""
+    of ``path`` (as ``info`` lists it) to stdout as mono f32le at ``sample_rate``, sample 0 at the
+    presentation start."""
     _check_args(sample_rate, 1.0)
     if not info.audio:
-        raise ParameterError(f"{info.path}: no audio stream")
+        raise ParameterError(f"{os.fspath(path)}: no audio stream")
     start = float(info.start_time or 0.0)
-    stream = ffmpeg.input(input_url(info.path))[str(info.audio[0].index)]
+    stream = ffmpeg.input(input_url(path))[str(info.audio[0].index)]
     if start:
         # aresample's first_pts counts input samples, whose rate the decoder decides: shift to 0 first
         stream = stream.filter("asetpts", f"PTS-({start!r})/TB")
@@ -54,7 +56,7 @@ def audio_args(info: MediaInfo, *, sample_rate: int = 16000) -> list[str]:
     return ["-copyts", *out.compile(cmd="ffmpeg")[1:]]
 
 
-def iter_audio(path: str, info: MediaInfo, *, sample_rate: int = 16000,
+def iter_audio(path: os.PathLike | str, info: MediaInfo, *, sample_rate: int = 16000,
                chunk_seconds: float = 60.0) -> MediaStream[AudioChunk] | None:
     """The first audio stream as mono float32 chunks, or None when ``info`` lists no audio.
 
@@ -66,8 +68,8 @@ def iter_audio(path: str, info: MediaInfo, *, sample_rate: int = 16000,
     per_chunk = _check_args(sample_rate, chunk_seconds)
     if not info.audio:
         return None
-    path = str(path)
-    args = audio_args(info, sample_rate=sample_rate)
+    path = os.fspath(path)
+    args = audio_args(path, info, sample_rate=sample_rate)
 
     def run(warnings: list[str]) -> Generator[AudioChunk, None, None]:
         pipe = FfmpegPipe(args, path)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import re
 import time
@@ -112,23 +113,24 @@ def _fit(display: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     return max(1, min(bw, round(dw * s))), max(1, min(bh, round(dh * s)))
 
 
-def frame_args(info: MediaInfo, *, fps: float = 1.0, size: tuple[int, int] = (224, 224),
-               aspect: str = "squash", skip_nonref: bool = True) -> list[str]:
+def frame_args(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
+               size: tuple[int, int] = (224, 224), aspect: str = "squash",
+               skip_nonref: bool = True) -> list[str]:
     """ffmpeg arguments (after the binary and global log options) that write sampled rgb24 frames
-    of ``size`` = (W, H) to stdout, with a ``showinfo`` line per frame on stderr."""
+    of ``path`` at ``size`` = (W, H) to stdout, with a ``showinfo`` line per frame on stderr."""
     w, h = _check_args(fps, size, 1, aspect)
     v = info.video
     if v is None:
-        raise ParameterError(f"{info.path}: no video stream to sample frames from")
+        raise ParameterError(f"{os.fspath(path)}: no video stream to sample frames from")
     rotation = v.rotation % 360
     if rotation not in (0, *_ROTATE):
-        log.warning("%s: rotation %s is not a multiple of 90 degrees, ignored", info.path, v.rotation)
+        log.warning("%s: rotation %s is not a multiple of 90 degrees, ignored", os.fspath(path), v.rotation)
         rotation = 0
 
     input_opts: dict[str, object] = {"noautorotate": None}
     if skip_nonref:
         input_opts.update(skip_frame="noref", skip_loop_filter="all")
-    stream = ffmpeg.input(input_url(info.path), **input_opts)[str(v.index)]
+    stream = ffmpeg.input(input_url(path), **input_opts)[str(v.index)]
 
     start = float(info.start_time or 0.0)
     rel = f"(t-({start!r}))" if start else "t"
@@ -189,7 +191,7 @@ class _Showinfo:
                         return None
 
 
-def iter_frames(path: str, info: MediaInfo, *, fps: float = 1.0, size: tuple[int, int] = (224, 224),
+def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0, size: tuple[int, int] = (224, 224),
                 chunk_frames: int = 64, aspect: str = "squash") -> MediaStream[FrameChunk]:
     """Frames sampled at ``fps`` (the first frame of each 1/fps bin), in chunks of ``chunk_frames``.
 
@@ -199,13 +201,13 @@ def iter_frames(path: str, info: MediaInfo, *, fps: float = 1.0, size: tuple[int
     cannot read at all raises ``FfmpegError``. Closing the stream early stops ffmpeg.
     """
     w, h = _check_args(fps, size, chunk_frames, aspect)
-    path = str(path)
+    path = os.fspath(path)
     if info.video is None:
         return MediaStream(lambda warnings: (c for c in ()))
 
     def run(warnings: list[str]) -> Generator[FrameChunk, None, None]:
         for skip_nonref in (True, False):
-            args = frame_args(info, fps=fps, size=(w, h), aspect=aspect, skip_nonref=skip_nonref)
+            args = frame_args(path, info, fps=fps, size=(w, h), aspect=aspect, skip_nonref=skip_nonref)
             try:
                 emitted = yield from _stream(path, args, info.start_time, (w, h), chunk_frames, warnings)
             except FfmpegError:
