@@ -56,7 +56,13 @@ def stderr_summary(stderr: str, limit: int = 1) -> str:
             ln = ln.split("] ", 1)[1]
         # ffmpeg repeats the input name in its final error; drop our file: prefix noise
         cleaned.append(ln.replace("file:", ""))
-    return "; ".join(cleaned[-limit:]) if cleaned else "ffmpeg failed without a message"
+    # ffmpeg's closing lines ("Error opening output files: Invalid argument", "Conversion failed!") are
+    # generic; the cause is the line before them.
+    generic = ("Error opening output file", "Error opening input file", "Conversion failed",
+               "Error while filtering", "Nothing was written")
+    specific = [ln for ln in cleaned if not ln.startswith(generic)]
+    chosen = specific or cleaned
+    return "; ".join(chosen[-limit:]) if chosen else "ffmpeg failed without a message"
 
 
 def run_ffmpeg(args: Sequence[str], path: os.PathLike | str, *, stage: str = "demux",
