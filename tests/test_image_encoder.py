@@ -240,3 +240,10 @@ def test_keras_and_litert_backends_agree(image_model, photos):
     assert ImageEncoder(backend="keras").fingerprint()["backend"] == "keras"
     derived = store.model_dir("mobilenet_v2") / "derived"
     assert {p.name for p in derived.iterdir()} >= {"mobilenet_v2.keras", "mobilenet_v2.tflite"}
+
+
+def test_gpu_without_gpu_is_a_setup_error(image_model, monkeypatch):
+    monkeypatch.setattr(image_mod, "gpu_available", lambda: False)
+    assert ImageEncoder().backend == "litert"  # auto without a GPU
+    with pytest.raises(SetupError, match="Keras sees no GPU"):
+        ImageEncoder(device="gpu").encode(np.zeros((1, 224, 224, 3), np.uint8))

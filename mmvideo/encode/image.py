@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
-from mmvideo.errors import ParameterError
+from mmvideo.errors import ParameterError, SetupError
 
 MODEL_NAME = "mobilenet_v2"
 LABELS_MODEL = "imagenet_labels"
@@ -252,6 +252,8 @@ class ImageEncoder(Encoder):
                     runner = LiteRTRunner(tflite_model_path(), num_threads=self.num_threads)
                     self._run = lambda x: runner.run(image=x)
                 else:
+                    if self.device == "gpu" and not gpu_available():
+                        raise SetupError("device='gpu' was asked for but Keras sees no GPU; use device='cpu'")
                     model = load_keras_model()
                     model.compile(jit_compile=False)  # XLA is several times slower on CPU
 

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +137,22 @@ def write_bytes_atomic(path: os.PathLike | str, data: bytes) -> Path:
     with atomic_write(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+_STALE_AFTER_S = 6 * 3600
+
+
+def _remove_stale(folder: Path, pattern: str) -> None:
+    """Remove leftovers of killed runs matching ``pattern`` in ``folder`` (and ``folder/derived``) that
+    are older than six hours (a younger one may belong to a fetch running right now)."""
+    now = time.time()
+    for base in (folder, folder / "derived"):
+        if not base.is_dir():
+            continue
+        for p in base.glob(pattern):
+            with contextlib.suppress(OSError):
+                if now - p.lstat().st_mtime > _STALE_AFTER_S:
+                    _remove(p)
 
 
 def _remove(p: Path) -> None:
@@ -423,6 +440,7 @@ class _Fetcher:
 
     def fetch_model(self, spec: ModelSpec, force: bool) -> FetchResult:
         folder = model_dir(spec.name)
+        _remove_stale(folder, ".*.part*")  # temp files of a fetch or conversion that was killed
         sources: dict[str, str] = {}
         for fspec in spec.files:
             try:
@@ -453,6 +471,7 @@ def fetch(names: Sequence[str] | None = None, *, from_dir: Path | str | None = N
         raise SetupError(f"--from-dir {folder} is not a folder")
     root = home()
     root.mkdir(parents=True, exist_ok=True)
+    _remove_stale(root, ".fetch-*")
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=root) as scratch:
         fetcher = _Fetcher(Path(scratch), folder, progress)
         return [fetcher.fetch_model(get_spec(n), force) for n in todo]
