@@ -9,7 +9,8 @@ padding (1 on every side for 3x3 convs), BatchNorm eps 1e-5 (eval statistics) an
 How it was run (2026-11-29):
     python3 -m venv /tmp/torchref
     /tmp/torchref/bin/pip install torch==2.13.0 numpy scikit-image==0.26.0 opencv-python-headless==5.0.0.93
-    /tmp/torchref/bin/python scripts/make_mobilenet_reference.py ~/.cache/mmvideo/models/mobilenet_v2/1/mobilenet_v2-b0353104.pth
+    /tmp/torchref/bin/python scripts/make_mobilenet_reference.py \
+        ~/.cache/mmvideo/models/mobilenet_v2/1/mobilenet_v2-b0353104.pth
 
 Also writes the two tiny state dicts the reader's tests use (see ``write_tiny_state_dicts``).
 

@@ -185,7 +185,8 @@ def test_litert_matches_torch_reference(image_model, reference, photos):
     out = LiteRTRunner(image_mod.tflite_model_path()).run(image=crops.astype(np.float32))
     assert np.abs(out["logits"] - reference["logits"]).max() < LOGIT_ATOL
     assert np.abs(out["embedding"][:, :16] - reference["embedding_head"]).max() < EMB_ATOL
-    np.testing.assert_allclose(np.linalg.norm(out["embedding"], axis=1), reference["embedding_norm"], rtol=1e-5)
+    norms = np.linalg.norm(out["embedding"], axis=1)
+    np.testing.assert_allclose(norms, reference["embedding_norm"], rtol=1e-5)
     np.testing.assert_array_equal(np.argsort(-out["logits"], axis=1)[:, :5], reference["top5"])
     np.testing.assert_allclose(out["probabilities"].sum(axis=1), 1.0, atol=1e-5)
 

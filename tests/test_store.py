@@ -36,7 +36,8 @@ def _fake_specs() -> dict[str, ModelSpec]:
         name="alpha", version="3", role="image", licence="BSD-3-Clause (alpha authors)",
         description="fake image model", wheel="alpha-weights==1.2",
         files=(_mf("alpha.bin", ALPHA, wheel_member="alpha_weights/data/alpha.bin"),
-               _mf("inner.txt", INNER, wheel_member="alpha_weights/bundle.zip", inner_member="deep/inner.txt")),
+               _mf("inner.txt", INNER, wheel_member="alpha_weights/bundle.zip",
+                   inner_member="deep/inner.txt")),
         requires=("beta",),
     )
     beta = ModelSpec(name="beta", version="1", role="labels", licence="Apache-2.0 (beta)",

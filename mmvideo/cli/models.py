@@ -47,8 +47,8 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--force", is_flag=True, help="Fetch again even when a valid copy is in the cache.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result line per model.")
 @click.pass_context
-def fetch_cmd(ctx: click.Context, names: tuple[str, ...], from_dir: Path | None, include_optional: bool, force: bool,
-              quiet: bool) -> None:
+def fetch_cmd(ctx: click.Context, names: tuple[str, ...], from_dir: Path | None, include_optional: bool,
+              force: bool, quiet: bool) -> None:
     """Install models into the cache (default: every model that is not opt-in).
 
     Exit codes: 0 all installed; 1 some could not be fetched (one line each); 2 unknown model name.
@@ -129,7 +129,8 @@ def run_verify(names: tuple[str, ...]) -> int:
             click.echo(f"{r.name}/{r.file}: ok")
             continue
         problems += 1
-        fix = f"mmvideo models fetch {r.name}" if r.status == "missing" else f"mmvideo models fetch --force {r.name}"
+        force = "" if r.status == "missing" else "--force "
+        fix = f"mmvideo models fetch {force}{r.name}"
         detail = f" ({r.detail})" if r.detail else ""
         click.echo(f"mmvideo: {r.name}/{r.file}: {r.status}{detail}: run `{fix}`", err=True)
     return EXIT_SOME_FAILED if problems else EXIT_OK

@@ -102,7 +102,8 @@ class LiteRTRunner:
                 part = {k: v[start:start + b] for k, v in arrays.items()}
                 m = next(iter(part.values())).shape[0]
                 if m < b:
-                    part = {k: np.concatenate([v, np.zeros((b - m,) + v.shape[1:], v.dtype)]) for k, v in part.items()}
+                    part = {k: np.concatenate([v, np.zeros((b - m,) + v.shape[1:], v.dtype)])
+                            for k, v in part.items()}
                 out = self._invoke(part)
                 chunks.append({k: v[:m] for k, v in out.items()})
             return {k: np.concatenate([c[k] for c in chunks]) for k in self.output_names}

@@ -2,8 +2,8 @@
 
 Handles both serializations ``torch.save`` has used: the legacy stream (torch < 1.6: five pickles in a row,
 then each storage's raw bytes prefixed by its element count) and the zip archive (``data.pkl`` plus
-``data/<key>`` per storage). The unpickler is restricted: it rebuilds only ordered dicts, tensors and storages,
-and refuses every other global, so a crafted file cannot run code.
+``data/<key>`` per storage). The unpickler is restricted: it rebuilds only ordered dicts, tensors and
+storages, and refuses every other global, so a crafted file cannot run code.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ _DOWNLOAD_TIMEOUT_S = 60.0
 # --------------------------------------------------------------------------------------------- paths
 
 def home() -> Path:
-    """mmvideo's cache root: ``$MMVIDEO_HOME``, else ``$XDG_CACHE_HOME/mmvideo``, else ``~/.cache/mmvideo``."""
+    """mmvideo's cache root: ``$MMVIDEO_HOME``, else ``$XDG_CACHE_HOME/mmvideo``, else
+    ``~/.cache/mmvideo``."""
     env = os.environ.get("MMVIDEO_HOME")
     if env:
         return Path(env).expanduser()
@@ -227,12 +228,15 @@ def _expand(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _any_file_cached(name: str) -> bool:
+    return any((model_dir(name) / f.path).exists() for f in get_spec(name).files)
+
+
 def verify(names: Sequence[str] | None = None) -> list[VerifyResult]:
     """Check every file of the named models (default: all non-optional ones, plus optional ones with
     any file in the cache) against its pinned size and sha256."""
     if names is None:
-        names = [n for n in _default_names(True)
-                 if not get_spec(n).optional or any((model_dir(n) / f.path).exists() for f in get_spec(n).files)]
+        names = [n for n in _default_names(True) if not get_spec(n).optional or _any_file_cached(n)]
     results = []
     for name in _expand(names):
         spec = get_spec(name)
@@ -393,7 +397,8 @@ class _Fetcher:
         return got
 
     def fetch_file(self, spec: ModelSpec, fspec: ModelFile, dest: Path, force: bool) -> str:
-        """Put one verified file at ``dest``; returns the source used, raises _HashMismatch with all reasons."""
+        """Put one verified file at ``dest``; returns the source used, or raises _HashMismatch listing why
+        each source failed."""
         errors: list[str] = []
         if not force:  # a valid cached copy is the same bytes any other source would give
             status = _check(dest, fspec)
