@@ -1,0 +1,176 @@
+"""``LabelQueryAttention``: each tag's text embedding queries a segment's modality tokens (Keras 3, keras.ops).
+
+For tag t and modality m of segment b (tokens as in ``mmvideo.fuse.tokens``: direction = meaning, length =
+confidence):
+
+1. projections (identity at construction, so zero-shot uses the raw text space; trainable later):
+   ``q = Wq x_t``, ``k = Wk y_bm``, ``v = Wv y_bm``;
+2. similarity ``s = cos(q, k)`` (and ``cos(q, v)`` for the value side);
+3. per-modality normalisation over the tags, so a modality's best tag scores alike whether its token is a
+   crisp "speech" vector or a blurry mix of ImageNet classes and no modality crowds the others out by the
+   scale of its similarities: ``normalize="peak"`` (default) ``z = (s - mean_t s) / max(max_t s - mean_t s,
+   min_spread)`` (a modality's best tag gets 1, unless even its best tag is barely above its average, as for
+   subtitles that name no tag: the floor keeps such a token from being inflated into a confident match),
+   ``"zscore"`` ``z = (s - mean_t s) / max(std_t s, min_spread)``, ``"none"`` ``z = s``;
+4. calibration ``c = scale_m * |y_bm| * z + bias_m`` (a weak token counts less);
+5. attention over the present modalities ``a = softmax_m(c_key / temperature)`` (a masked modality gets exactly
+   0 and cannot change any other number), fused score ``sum_m a * c_value``.
+
+Inputs: ``queries`` (T, D) or (B, T, D); ``tokens`` (B, M, D); ``token_mask`` (B, M) bool (True = present;
+default all present, or the tokens' Keras mask). Outputs: ``scores`` (B, T) (with ``"peak"``: at most the best
+present token's confidence, <= 1; 0 is an average tag) and ``attention`` (B, T, M), rows summing to 1 over
+present modalities (all 0 when none is present). Token lengths above 1 are clipped to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+from mmvideo.errors import ParameterError
+
+
+def _per_modality(value: float | Sequence[float], n: int, name: str) -> list[float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [float(value)] * n
+    values = [float(v) for v in value]  # type: ignore[union-attr]
+    if len(values) != n:
+        raise ParameterError(f"{name} must be a number or {n} numbers (one per modality). Received: {name}={value!r}")
+    return values
+
+
+NORMALIZE = ("peak", "zscore", "none")
+
+
+@keras.saving.register_keras_serializable(package="mmvideo")
+class LabelQueryAttention(keras.layers.Layer):
+    """Label-query attention over modality tokens, with per-modality calibration and exact masking.
+
+    num_modalities: M, the number of token slots (fixed order, e.g. image, audio, text, faces).
+    temperature: > 0, softmax temperature of the attention over modalities (a trainable weight).
+    normalize: "peak", "zscore" or "none": how each modality's similarities are put on one scale over the
+        tags before calibration (the first two need T >= 2 tags).
+    min_spread: floor of the spread (cosine units) the similarities are divided by (see the module docstring;
+        0.5 suits "peak" with all-MiniLM-L6-v2, use about 0.05 with "zscore").
+    use_projections: learn D x D query/key/value projections (identity-initialised); False: raw space.
+    scale, bias: initial per-modality calibration (a number or M numbers), trainable weights.
+    epsilon: guards norms and the standard deviation.
+    """
+
+    def __init__(self, num_modalities: int = 4, temperature: float = 0.2, normalize: str = "peak",
+                 use_projections: bool = True, scale: float | Sequence[float] = 1.0,
+                 bias: float | Sequence[float] = 0.0, min_spread: float = 0.5, epsilon: float = 1e-6,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if isinstance(num_modalities, bool) or not isinstance(num_modalities, int) or num_modalities < 1:
+            raise ParameterError(f"num_modalities must be an int >= 1. Received: num_modalities={num_modalities!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ParameterError(f"temperature must be a number > 0. Received: temperature={temperature!r}")
+        if not isinstance(epsilon, (int, float)) or not 0 < epsilon < 1:
+            raise ParameterError(f"epsilon must be in (0, 1). Received: epsilon={epsilon!r}")
+        if isinstance(min_spread, bool) or not isinstance(min_spread, (int, float)) or not 0 <= min_spread <= 2:
+            raise ParameterError(f"min_spread must be a number in [0, 2]. Received: min_spread={min_spread!r}")
+        if normalize not in NORMALIZE:
+            raise ParameterError(f"normalize must be one of {NORMALIZE}. Received: normalize={normalize!r}")
+        if not isinstance(use_projections, bool):
+            raise ParameterError(f"use_projections must be a bool. Received: use_projections={use_projections!r}")
+        self.num_modalities = num_modalities
+        self.temperature = float(temperature)
+        self.normalize = normalize
+        self.use_projections = use_projections
+        self.scale = _per_modality(scale, num_modalities, "scale")
+        self.bias = _per_modality(bias, num_modalities, "bias")
+        self.min_spread = float(min_spread)
+        self.epsilon = float(epsilon)
+
+    def build(self, queries_shape, tokens_shape, token_mask_shape=None) -> None:
+        if len(tokens_shape) != 3 or tokens_shape[1] != self.num_modalities:
+            raise ParameterError(f"tokens must have shape (B, {self.num_modalities}, D). "
+                                 f"Received: tokens.shape={tuple(tokens_shape)}")
+        if len(queries_shape) not in (2, 3) or queries_shape[-1] != tokens_shape[-1]:
+            raise ParameterError(f"queries must have shape (T, D) or (B, T, D) with D={tokens_shape[-1]}. "
+                                 f"Received: queries.shape={tuple(queries_shape)}")
+        if token_mask_shape is not None and tuple(token_mask_shape)[-1] != self.num_modalities:
+            raise ParameterError(f"token_mask must have shape (B, {self.num_modalities}). "
+                                 f"Received: token_mask.shape={tuple(token_mask_shape)}")
+        dim = int(tokens_shape[-1])
+        if self.use_projections:
+            self.query_kernel = self.add_weight(name="query_kernel", shape=(dim, dim), initializer="identity")
+            self.key_kernel = self.add_weight(name="key_kernel", shape=(dim, dim), initializer="identity")
+            self.value_kernel = self.add_weight(name="value_kernel", shape=(dim, dim), initializer="identity")
+        self.log_temperature = self.add_weight(
+            name="log_temperature", shape=(),
+            initializer=keras.initializers.Constant(math.log(self.temperature)))
+        self.calibration_scale = self.add_weight(name="calibration_scale", shape=(self.num_modalities,),
+                                                 initializer=keras.initializers.Constant(self.scale))
+        self.calibration_bias = self.add_weight(name="calibration_bias", shape=(self.num_modalities,),
+                                                initializer=keras.initializers.Constant(self.bias))
+        self.built = True
+
+    def _unit(self, x):
+        return x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), self.epsilon)
+
+    def _calibrated(self, sim, strength):
+        """sim (B, T, M) cosines -> calibrated scores (B, T, M)."""
+        if self.normalize != "none":
+            mean = ops.mean(sim, axis=1, keepdims=True)  # (B, 1, M): over the tags
+            if self.normalize == "zscore":
+                spread = ops.std(sim, axis=1, keepdims=True)  # (B, 1, M)
+            else:
+                spread = ops.max(sim, axis=1, keepdims=True) - mean  # (B, 1, M)
+            sim = (sim - mean) / ops.maximum(spread, max(self.min_spread, self.epsilon))
+        return self.calibration_scale * strength[:, None, :] * sim + self.calibration_bias
+
+    def call(self, queries, tokens, token_mask=None):
+        if token_mask is None:
+            token_mask = getattr(tokens, "_keras_mask", None)
+        if token_mask is None:
+            token_mask = ops.ones(ops.shape(tokens)[:2], dtype="bool")
+        present = ops.cast(token_mask, "bool")  # (B, M)
+        weight = ops.cast(present, tokens.dtype)
+        # a masked slot may hold anything (NaN included): replace it before any arithmetic touches it
+        tokens = ops.where(present[:, :, None], tokens, ops.zeros_like(tokens))  # (B, M, D)
+        strength = ops.minimum(ops.norm(tokens, axis=-1), 1.0)  # (B, M): token confidence in [0, 1]
+        queries = ops.cast(queries, tokens.dtype)
+        batched = len(queries.shape) == 3
+        q, k, v = queries, tokens, tokens
+        if self.use_projections:
+            q = ops.matmul(q, self.query_kernel)  # (..., T, D) @ (D, D) -> (..., T, D)
+            k = ops.matmul(k, self.key_kernel)  # (B, M, D) @ (D, D) -> (B, M, D)
+            v = ops.matmul(v, self.value_kernel)
+        q, k, v = self._unit(q), self._unit(k), self._unit(v)
+        pattern = "btd,bmd->btm" if batched else "td,bmd->btm"
+        sim_key = ops.einsum(pattern, q, k)  # (B, T, M) cosine of each tag with each modality's key
+        sim_value = ops.einsum(pattern, q, v)  # (B, T, M) and with its value
+        key = self._calibrated(sim_key, strength)
+        value = self._calibrated(sim_value, strength)
+        logits = key / ops.exp(self.log_temperature)  # (B, T, M)
+        logits = ops.where(present[:, None, :], logits, ops.full_like(logits, -1e9))
+        # softmax over the present slots, written out so masked slots are exactly 0 (and M = 1 is fine)
+        shifted = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True)) * weight[:, None, :]  # (B, T, M)
+        attention = shifted / ops.maximum(ops.sum(shifted, axis=-1, keepdims=True), self.epsilon)
+        value = ops.where(present[:, None, :], value, ops.zeros_like(value))
+        scores = ops.sum(attention * value, axis=-1)  # (B, T, M) -> (B, T)
+        return scores, attention
+
+    def compute_output_shape(self, queries_shape, tokens_shape, token_mask_shape=None):
+        batch, slots = tokens_shape[0], tokens_shape[1]
+        tags = queries_shape[-2]
+        return (batch, tags), (batch, tags, slots)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "num_modalities": self.num_modalities,
+            "temperature": self.temperature,
+            "normalize": self.normalize,
+            "use_projections": self.use_projections,
+            "scale": list(self.scale),
+            "bias": list(self.bias),
+            "min_spread": self.min_spread,
+            "epsilon": self.epsilon,
+        })
+        return config

@@ -1,0 +1,59 @@
+"""The curated class -> default-tag tables shipped as package data (built by ``scripts/build_tag_maps.py``).
+
+``imagenet_to_tags.tsv`` is keyed by ImageNet-1k class index (the standard synset order every ImageNet model
+uses); ``audioset_to_tags.tsv`` by AudioSet display name (YAMNet's class names are AudioSet display names).
+A class with an empty tag list has no default tag ("Silence", "abacus").
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from importlib import resources
+
+from mmvideo.errors import ParameterError
+
+IMAGENET_CLASSES = 1000
+
+
+def _rows(name: str) -> list[list[str]]:
+    text = resources.files("mmvideo").joinpath("data", name).read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    return rows[1:]  # the first non-comment line is the header
+
+
+def _split(cell: str) -> tuple[str, ...]:
+    return tuple(t for t in cell.split(",") if t)
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_map() -> tuple[tuple[str, ...], ...]:
+    """Default tags of the 1,000 ImageNet classes, by class index."""
+    rows = _rows("imagenet_to_tags.tsv")
+    table = tuple(_split(r[3]) for r in sorted(rows, key=lambda r: int(r[0])))
+    if len(table) != IMAGENET_CLASSES:
+        raise ParameterError(f"imagenet_to_tags.tsv has {len(table)} classes, expected {IMAGENET_CLASSES}")
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def audioset_map() -> dict[str, tuple[str, ...]]:
+    """Default tags of every AudioSet ontology class, by display name."""
+    return {r[1]: _split(r[2]) for r in _rows("audioset_to_tags.tsv")}
+
+
+def class_tags(modality: str, class_names: Sequence[str]) -> tuple[tuple[str, ...] | None, ...]:
+    """Default tags for an encoder's classes, in its order; None for a class the table does not know.
+
+    modality: "image" (``class_names`` must be the 1,000 ImageNet classes in index order) or "audio"
+    (AudioSet display names, looked up by name).
+    """
+    if modality == "image":
+        if len(class_names) != IMAGENET_CLASSES:
+            raise ParameterError(f"image classes must be the {IMAGENET_CLASSES} ImageNet-1k classes. "
+                                 f"Received: {len(class_names)} names")
+        return imagenet_map()
+    if modality == "audio":
+        table = audioset_map()
+        return tuple(table.get(n) for n in class_names)
+    raise ParameterError(f"modality must be 'image' or 'audio'. Received: modality={modality!r}")

@@ -1,0 +1,59 @@
+"""The fusion stage's records: what ``ZeroShotTagger.tag`` reads per segment and what it returns.
+
+``SegmentInput`` lists the fields fusion reads; any object with these attributes works (the pipeline's
+``SegmentEvidence`` does), missing ones count as absent. ``FusedSegment`` is the result; its ``tags`` and class
+lists use the cross-stage ``TagScore`` / ``ClassScore`` of ``mmvideo.records`` so writers need nothing from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mmvideo.records import MODALITIES, ClassScore, TagScore
+
+__all__ = ["MODALITIES", "SegmentInput", "FusedSegment", "ClassScore", "TagScore"]
+
+
+@dataclass(frozen=True)
+class SegmentInput:
+    """One segment's evidence, each part optional (None / "" = the modality is absent).
+
+    image_probs: (C_img,) mean or (F, C_img) per-frame ImageNet softmax probabilities, float32 in [0, 1].
+    audio_scores: (C_aud,) mean or (P, C_aud) per-patch AudioSet sigmoid scores, float32 in [0, 1].
+    text: the segment's subtitles / transcript / OCR text; text_embedding: its (384,) embedding when the caller
+    already has it (else the tagger embeds ``text``). face_confidence: best face score in [0, 1] over the
+    segment's frames (None: detection did not run); faces: the most faces in one frame.
+    """
+
+    image_probs: np.ndarray | None = None
+    audio_scores: np.ndarray | None = None
+    text: str = ""
+    text_embedding: np.ndarray | None = None
+    face_confidence: float | None = None
+    faces: int | None = None
+
+
+@dataclass(frozen=True)
+class FusedSegment:
+    """Fusion's result for one segment.
+
+    tags: the top-k tags, best first; each ``TagScore.attention`` maps every name in ``MODALITIES`` to its
+    weight (0 for absent modalities; present ones sum to 1). Scores are calibrated similarities (``"peak"``
+    normalisation: <= 1, about 0 for an average tag). Empty when no modality is present.
+    embedding: (384,) float32 fused embedding in the text encoder's space: the attention-weighted mean of the
+    present tokens' directions, L2-normalised (all zeros when no modality is present), for text search.
+    modalities: the present modalities, in ``MODALITIES`` order.
+    image_classes / audio_classes: the 3 best raw ImageNet / AudioSet classes with mean scores (nothing dropped).
+    text_embedding: (384,) float32 unit embedding of the segment's text, or None.
+    modality_weights: the attention per modality averaged over the returned tags (0 for absent ones).
+    """
+
+    tags: tuple[TagScore, ...]
+    embedding: np.ndarray
+    modalities: tuple[str, ...]
+    image_classes: tuple[ClassScore, ...] = ()
+    audio_classes: tuple[ClassScore, ...] = ()
+    text_embedding: np.ndarray | None = None
+    modality_weights: dict[str, float] = field(default_factory=dict)
