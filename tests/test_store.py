@@ -287,3 +287,21 @@ def test_stale_temp_files_are_cleaned(fake):
     store.fetch(["beta"], from_dir=fake)
     assert not old.exists()
     assert young.exists()  # may belong to a fetch running now
+
+
+def test_fetch_from_url_and_pip_failure_is_one_line(fake, monkeypatch, tmp_path):
+    served = tmp_path / "served.txt"
+    served.write_bytes(BETA)
+    specs = _fake_specs()
+    beta = specs["beta"]
+    url_file = ModelFile(**{**beta.files[0].__dict__, "url": served.as_uri()})
+    specs["beta"] = ModelSpec(**{**beta.__dict__, "files": (url_file,)})
+    monkeypatch.setattr(registry_mod, "_REGISTRY", specs)
+    (result,) = store.fetch(["beta"])
+    assert result.sources == {"beta.txt": "url"}
+    assert store.model_path("beta", "beta.txt").read_bytes() == BETA
+
+    monkeypatch.setattr(store.sys, "executable", str(tmp_path / "no-python"))
+    alpha, _ = store.fetch(["alpha"])
+    assert alpha.status == "failed"
+    assert alpha.error.startswith("alpha.bin: could not run pip: ") and "\n" not in alpha.error
