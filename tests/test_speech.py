@@ -110,3 +110,15 @@ def test_missing_model_is_a_setup_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MMVIDEO_HOME", str(tmp_path))
     with pytest.raises(SetupError, match="mmvideo models fetch whisper_tiny_en"):
         speech.load_whisper()
+
+
+@pytest.mark.slow
+def test_film_dialogue_matches_its_captions(models, shared_media: Path):
+    # friday.mp4: five caption lines in 6 s of 1940 film sound; tiny.en gets the later ones
+    path = shared_media / "mdn" / "friday.mp4"
+    with iter_audio(str(path), probe(path)) as chunks:
+        cues = transcribe(chunks)
+    text = normalise(" ".join(c.text for c in cues))
+    assert "bad humor" in text and "stolen the crown" in text
+    assert "universe" in text
+    assert all(0.0 <= c.start <= c.end <= 6.2 for c in cues)
