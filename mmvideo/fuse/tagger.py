@@ -13,8 +13,8 @@ class in that space:
   clean name ("golden retriever", "Speech"), never with a prompt template (they hurt the image side); the
   audio classes in ``audio_drop`` ("Silence") still carry no evidence.
 
-Faces stand for people (ImageNet has no person class): a token of the embedding of ``face_text`` ("person")
-scaled by the best face confidence. Embeddings of tags and classes are computed once per tagger (the text
+Faces stand for people (ImageNet has no person class): a token of the embedding of ``face_text`` ("person";
+the vocabulary's own tag of that label when it has one) scaled by the best face confidence. Embeddings of tags and classes are computed once per tagger (the text
 encoder caches strings too).
 """
 
@@ -109,7 +109,10 @@ class ZeroShotTagger:
         self._encoder = text_encoder
         self.tag_embeddings = self._embed([t.text for t in self.vocabulary])  # (T, D)
         self.dim = self.tag_embeddings.shape[1]
-        self.person_embedding = self._embed([settings.face_text])[0]  # (D,)
+        if settings.face_text in self.labels:  # the vocabulary's own "person" tag, description and all
+            self.person_embedding = self.tag_embeddings[self.labels.index(settings.face_text)]  # (D,)
+        else:
+            self.person_embedding = self._embed([settings.face_text])[0]
         self.image_classes = tuple(image_classes) if image_classes is not None else None
         self.audio_classes = tuple(audio_classes) if audio_classes is not None else None
         self.image_class_embeddings = self._class_table("image", self.image_classes)  # (C_img, D) or None

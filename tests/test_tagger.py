@@ -1,0 +1,200 @@
+"""ZeroShotTagger: synthetic text spaces with known answers, then the real all-MiniLM-L6-v2 (slow)."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from mmvideo.encode.base import EncoderOutput  # noqa: E402
+from mmvideo.errors import ParameterError  # noqa: E402
+from mmvideo.fuse import maps  # noqa: E402
+from mmvideo.fuse.records import MODALITIES, SegmentInput  # noqa: E402
+from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger, clean_name  # noqa: E402
+from mmvideo.fuse.vocab import default_vocabulary  # noqa: E402
+
+D = 128
+IMAGE_NAMES = tuple(f"class {i}" for i in range(1000))
+AUDIO_NAMES = tuple(maps.audioset_map())  # AudioSet display names, like YAMNet's
+GOLDEN_RETRIEVER = 207
+
+
+def vector(text: str) -> np.ndarray:
+    v = np.random.default_rng(zlib.crc32(text.encode())).normal(size=D)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+class FakeTextEncoder:
+    """A text space where every string is its own random direction (unless ``same`` ties it to another)."""
+
+    def __init__(self, same: dict[str, str] | None = None) -> None:
+        self.same = same or {}
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts):
+        self.calls.append(list(texts))
+        return EncoderOutput(embeddings=np.stack([vector(self.same.get(t, t)) for t in texts]))
+
+
+def one_hot(size: int, index: int, value: float) -> np.ndarray:
+    p = np.zeros(size, np.float32)
+    p[index] = value
+    return p
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
+                          audio_classes=AUDIO_NAMES)
+
+
+def labels(fused) -> list[str]:
+    return [t.label for t in fused.tags]
+
+
+def test_default_vocabulary_uses_the_curated_maps(tagger):
+    assert tagger.uses_maps
+    (fused,) = tagger.tag([SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8))])
+    assert set(labels(fused)[:3]) == {"dog", "pet", "animal"}
+    assert fused.modalities == ("image",)
+    assert fused.tags[0].attention == {"image": 1.0, "audio": 0.0, "text": 0.0, "faces": 0.0}
+    assert fused.image_classes[0].name == "class 207" and fused.image_classes[0].score == pytest.approx(0.8)
+
+
+def test_audio_speech_and_silence(tagger):
+    speech = one_hot(len(AUDIO_NAMES), AUDIO_NAMES.index("Speech"), 0.9)
+    silence = one_hot(len(AUDIO_NAMES), AUDIO_NAMES.index("Silence"), 0.95)
+    talk, quiet = tagger.tag([SegmentInput(audio_scores=speech), SegmentInput(audio_scores=silence)])
+    assert set(labels(talk)[:2]) == {"speech", "person"}
+    assert quiet.modalities == () and quiet.tags == ()  # a silent track says nothing
+    assert quiet.audio_classes[0].name == "Silence"  # raw classes still reported
+    assert not np.any(quiet.embedding)
+
+
+def test_faces_stand_for_people(tagger):
+    (fused,) = tagger.tag([SegmentInput(face_confidence=0.9, faces=2)])
+    assert labels(fused)[0] == "person" and fused.tags[0].score == pytest.approx(0.9, abs=1e-4)
+    (weak,) = tagger.tag([SegmentInput(face_confidence=0.2)])
+    assert weak.modalities == ()
+
+
+def test_modalities_do_not_crowd_each_other_out(tagger):
+    seg = SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8),
+                       audio_scores=one_hot(len(AUDIO_NAMES), AUDIO_NAMES.index("Speech"), 0.9))
+    (fused,) = tagger.tag([seg])
+    top = labels(fused)[:5]
+    assert "speech" in top and "dog" in top
+    dog = fused.tags[top.index("dog")]
+    assert dog.attention["image"] > 0.9 and sum(dog.attention.values()) == pytest.approx(1.0)
+    assert fused.modality_weights["image"] > 0.2 and fused.modality_weights["audio"] > 0.2
+
+
+def test_missing_modality_changes_nothing_else(tagger):
+    image = one_hot(1000, GOLDEN_RETRIEVER, 0.8)
+    a, b = tagger.tag([SegmentInput(image_probs=image),
+                       SegmentInput(image_probs=image, audio_scores=np.zeros(len(AUDIO_NAMES), np.float32))])
+    assert [(t.label, t.score) for t in a.tags] == [(t.label, t.score) for t in b.tags]
+    np.testing.assert_array_equal(a.embedding, b.embedding)
+
+
+def test_fused_embedding_is_a_unit_vector_in_the_text_space(tagger):
+    (fused,) = tagger.tag([SegmentInput(text="a dog in a bathtub")])
+    assert fused.embedding.shape == (D,) and fused.embedding.dtype == np.float32
+    np.testing.assert_allclose(fused.embedding, vector("a dog in a bathtub"), atol=1e-6)
+    np.testing.assert_allclose(fused.text_embedding, vector("a dog in a bathtub"), atol=1e-6)
+
+
+def test_texts_are_embedded_once_per_batch_and_given_embeddings_are_used():
+    encoder = FakeTextEncoder()
+    tagger = ZeroShotTagger(encoder, ["dog", "cat", "creek"], image_classes=None, audio_classes=None)
+    encoder.calls.clear()
+    given = vector("creek")
+    out = tagger.tag([SegmentInput(text="hello"), SegmentInput(text="hello"), SegmentInput(text="  "),
+                      SegmentInput(text="ignored", text_embedding=given)])
+    assert encoder.calls == [["hello"]]
+    assert out[2].modalities == () and labels(out[3])[0] == "creek"
+
+
+def test_custom_vocabulary_embeds_clean_class_names():
+    names = list(IMAGE_NAMES)
+    names[GOLDEN_RETRIEVER] = "golden retriever"
+    names[134] = "crane (bird)"
+    encoder = FakeTextEncoder(same={"golden retriever": "hound", "crane": "hound"})
+    tagger = ZeroShotTagger(encoder, ["hound", "kitten", "music"], image_classes=names, audio_classes=AUDIO_NAMES)
+    assert not tagger.uses_maps
+    (fused,) = tagger.tag([SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.7))])
+    assert labels(fused)[0] == "hound"
+    assert clean_name("crane (n02012849)") == "crane" and clean_name("crane (bird)") == "crane (bird)"
+    silence = one_hot(len(AUDIO_NAMES), AUDIO_NAMES.index("Silence"), 0.95)
+    (quiet,) = tagger.tag([SegmentInput(audio_scores=silence)])
+    assert quiet.modalities == ()  # Silence carries no evidence with any vocabulary
+
+
+def test_accepts_the_pipelines_segment_evidence(tagger):
+    aggregate = pytest.importorskip("mmvideo.pipeline.aggregate")
+    segment = pytest.importorskip("mmvideo.segment")
+    seg = segment.Segment(index=0, start=0.0, end=2.0) if hasattr(segment, "Segment") else None
+    ev = aggregate.SegmentEvidence(segment=seg, image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8), text="",
+                                   faces=1, face_confidence=0.95)
+    (fused,) = tagger.tag([ev])
+    assert fused.modalities == ("image", "faces") and {"dog", "person"} <= set(labels(fused))
+
+
+def test_settings_and_vocabulary_are_validated():
+    with pytest.raises(ParameterError, match="Received: top_k=0"):
+        TaggerSettings(top_k=0)
+    with pytest.raises(ParameterError, match="audio_min_score"):
+        TaggerSettings(audio_min_score=1.5)
+    with pytest.raises(ParameterError, match="at least 2 labels"):
+        ZeroShotTagger(FakeTextEncoder(), ["dog"])
+    with pytest.raises(ParameterError, match="default vocabulary"):
+        ZeroShotTagger(FakeTextEncoder(), ["dog", "cat"], settings=TaggerSettings(use_maps=True))
+
+
+def test_top_k_and_attention_records(tagger):
+    small = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, top_k=2)
+    (fused,) = small.tag([SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8), face_confidence=0.9)])
+    assert len(fused.tags) == 2
+    for t in fused.tags:
+        assert tuple(t.attention) == MODALITIES and t.attention["audio"] == 0.0 and t.attention["text"] == 0.0
+    assert tagger.tag([]) == []
+
+
+# --- the real text encoder -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_tagger():
+    from mmvideo.models.store import is_installed
+
+    if not (is_installed("all_minilm_l6_v2") and is_installed("imagenet_labels")):
+        pytest.skip("text model or ImageNet labels not installed (mmvideo models fetch all_minilm_l6_v2 "
+                    "imagenet_labels)")
+    from mmvideo.encode.image import imagenet_class_names
+    from mmvideo.encode.text import TextEncoder
+
+    return ZeroShotTagger(TextEncoder(device="cpu"), default_vocabulary(), image_classes=imagenet_class_names(),
+                          audio_classes=AUDIO_NAMES)
+
+
+@pytest.mark.slow
+def test_real_text_space_known_answers(real_tagger):
+    names = real_tagger.image_classes
+    audio = len(AUDIO_NAMES)
+    segments = [
+        SegmentInput(image_probs=one_hot(1000, names.index("golden retriever"), 0.8)),
+        SegmentInput(image_probs=one_hot(1000, names.index("suit of clothes"), 0.4)),
+        SegmentInput(audio_scores=one_hot(audio, AUDIO_NAMES.index("Speech"), 0.9)),
+        SegmentInput(audio_scores=one_hot(audio, AUDIO_NAMES.index("Stream"), 0.6)),
+        SegmentInput(text="the water of the creek runs over the stones"),
+        SegmentInput(text="Walter, you're wonderful, in a loathsome sort of way.", face_confidence=0.9),
+    ]
+    out = real_tagger.tag(segments)
+    assert "dog" in labels(out[0])[:3]
+    assert labels(out[1])[0] == "person"  # a suit means someone wears it, not "sport" or "wind"
+    assert labels(out[2])[0] in ("speech", "person") and "speech" in labels(out[2])[:2]
+    assert "creek" in labels(out[3])[:3]
+    assert "creek" in labels(out[4])[:3]
+    assert labels(out[5])[0] == "person"  # dialogue that names no tag does not outvote the face
