@@ -116,8 +116,8 @@ def run_plain(path: Path, info: MediaInfo) -> Timer:
              [ffmpeg_binary(), *BASE_ARGS, *LOG_ARGS, *audio_args(path, info)]]
     with Timer() as t:
         for argv in argvs:
-            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=True)
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
     return t
 
 
@@ -163,16 +163,17 @@ def main() -> None:
     clip = make_speed_clip(30 if args.quick else 180)
     info = probe(clip)
     hours = info.duration / 3600
-    print(f"speed clip: {clip.name}, {info.duration:.1f} s, fps={FPS}, size={SIZE}, {repeat} interleaved run(s)")
+    print(f"speed clip: {clip.name}, {info.duration:.1f} s, fps={FPS}, size={SIZE}, "
+          f"{repeat} interleaved run(s)")
     plain, mine = [], []
     for i in range(repeat):
         a = run_plain(clip, info)
         b, n_frames, n_samples = run_mmvideo(clip, info)
         plain.append(a)
         mine.append(b)
-        print(f"  run {i + 1}: plain ffmpeg {a.wall:6.2f} s wall, {a.cpu:6.2f} s CPU | mmvideo {b.wall:6.2f} s wall, "
-              f"{b.cpu:6.2f} s CPU ({b.py_cpu:.2f} Python) | {n_frames} frames, {n_samples / 16000:.1f} s audio",
-              flush=True)
+        print(f"  run {i + 1}: plain ffmpeg {a.wall:6.2f} s wall, {a.cpu:6.2f} s CPU | "
+              f"mmvideo {b.wall:6.2f} s wall, {b.cpu:6.2f} s CPU ({b.py_cpu:.2f} Python) | "
+              f"{n_frames} frames, {n_samples / 16000:.1f} s audio", flush=True)
     for what in ("wall", "cpu"):
         pa = statistics.median(getattr(t, what) for t in plain)
         mb = statistics.median(getattr(t, what) for t in mine)
@@ -187,7 +188,8 @@ def main() -> None:
     mine_rss = measure_rss("mmvideo", long_clip)
     total = mine_rss["self_mb"] + mine_rss["child_mb"]
     print(f"peak RSS: idle interpreter {idle['self_mb']:.0f} MB | plain ffmpeg largest child "
-          f"{plain_rss['child_mb']:.0f} MB | mmvideo python {mine_rss['self_mb']:.0f} MB + largest ffmpeg child "
+          f"{plain_rss['child_mb']:.0f} MB | mmvideo python {mine_rss['self_mb']:.0f} MB "
+          "+ largest ffmpeg child "
           f"{mine_rss['child_mb']:.0f} MB = {total:.0f} MB (goal < 500 MB)")
 
 

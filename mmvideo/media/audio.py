@@ -31,9 +31,11 @@ _BYTES_PER_SAMPLE = 4  # f32le mono
 
 def _check_args(sample_rate: int, chunk_seconds: float) -> int:
     if not isinstance(sample_rate, int) or not 1000 <= sample_rate <= 384_000:
-        raise ParameterError(f"sample_rate must be an int in [1000, 384000]. Received: sample_rate={sample_rate!r}")
+        raise ParameterError("sample_rate must be an int in [1000, 384000]. "
+                             f"Received: sample_rate={sample_rate!r}")
     if not (isinstance(chunk_seconds, (int, float)) and math.isfinite(chunk_seconds) and chunk_seconds > 0):
-        raise ParameterError(f"chunk_seconds must be a finite number > 0. Received: chunk_seconds={chunk_seconds!r}")
+        raise ParameterError("chunk_seconds must be a finite number > 0. "
+                             f"Received: chunk_seconds={chunk_seconds!r}")
     return max(1, round(chunk_seconds * sample_rate))
 
 
@@ -92,9 +94,11 @@ def iter_audio(path: os.PathLike | str, info: MediaInfo, *, sample_rate: int = 1
         if rc != 0:
             if not done:
                 raise pipe.error()
-            _warn(warnings, path, f"ffmpeg stopped after {done / sample_rate:.3f} s of audio: {pipe.error().cause}")
+            _warn(warnings, path,
+                  f"ffmpeg stopped after {done / sample_rate:.3f} s of audio: {pipe.error().cause}")
         elif pipe.errors:
-            _warn(warnings, path, f"audio decode errors, some audio may be silent: {'; '.join(pipe.errors[:3])}")
+            _warn(warnings, path,
+                  f"audio decode errors, some audio may be silent: {'; '.join(pipe.errors[:3])}")
 
     return MediaStream(run)
 

@@ -136,7 +136,8 @@ def frame_args(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
     rel = f"(t-({start!r}))" if start else "t"
     prev = f"(prev_selected_t-({start!r}))" if start else "prev_selected_t"
     rate = repr(float(fps))
-    stream = stream.filter("select", f"isnan(prev_selected_t)+gte(floor({rel}*{rate}),floor({prev}*{rate})+1)")
+    first_of_bin = f"isnan(prev_selected_t)+gte(floor({rel}*{rate}),floor({prev}*{rate})+1)"
+    stream = stream.filter("select", first_of_bin)
     if _is_interlaced(v):
         stream = stream.filter("yadif", mode="send_frame", parity="auto", deint="interlaced")
 
@@ -191,8 +192,9 @@ class _Showinfo:
                         return None
 
 
-def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0, size: tuple[int, int] = (224, 224),
-                chunk_frames: int = 64, aspect: str = "squash") -> MediaStream[FrameChunk]:
+def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
+                size: tuple[int, int] = (224, 224), chunk_frames: int = 64,
+                aspect: str = "squash") -> MediaStream[FrameChunk]:
     """Frames sampled at ``fps`` (the first frame of each 1/fps bin), in chunks of ``chunk_frames``.
 
     Each ``FrameChunk``: ``timestamps`` (N,) float64 seconds from the presentation start, increasing;
