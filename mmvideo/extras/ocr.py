@@ -80,6 +80,8 @@ class TextReader:
         for name, v in (("det_thresh", det_thresh), ("box_thresh", box_thresh), ("min_score", min_score)):
             if not 0.0 <= v < 1.0:
                 raise ParameterError(f"{name} must be in [0, 1); Received: {name}={v}")
+        if unclip_ratio <= 0:
+            raise ParameterError(f"unclip_ratio must be > 0; Received: unclip_ratio={unclip_ratio}")
         self.det_side, self.det_thresh, self.box_thresh = det_side, det_thresh, box_thresh
         self.unclip_ratio, self.min_score = unclip_ratio, min_score
         if model_dir is None:

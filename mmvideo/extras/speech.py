@@ -40,11 +40,11 @@ def load_whisper(model: str = DEFAULT_MODEL, *, cpu_threads: int = 0) -> Any:
 class SpeechToText:
     """Streaming transcriber: :meth:`push` 16 kHz chunks, get :class:`Cue`s (source "asr") per region.
 
-    Decoding is greedy at temperature 0 by default: deterministic, and no temperature-fallback retries
-    (which cost up to 6x on repetitive speech). ``vad_options`` go to :class:`VoiceActivity` (threshold, min_speech, min_silence, pad, max_speech).
     Regions are queued and joined (silence between them left out) until they fill Whisper's 30 s window,
-    so short utterances share one model call. ``model_calls`` counts Whisper calls; ``regions`` lists
-    every speech region the VAD found.
+    so short utterances share one model call. Decoding is greedy at temperature 0 by default:
+    deterministic, and no temperature-fallback retries (which cost up to 6x on repetitive speech).
+    ``vad_options`` go to :class:`VoiceActivity` (threshold, min_speech, min_silence, pad, max_speech).
+    ``model_calls`` counts Whisper calls; ``regions`` lists every speech region the VAD found.
     """
 
     def __init__(self, *, model: str = DEFAULT_MODEL, language: str = "en", beam_size: int = 1,
