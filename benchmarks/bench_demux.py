@@ -151,14 +151,14 @@ def measure_rss(mode: str, path: Path) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="30 s speed clip, 10 min memory clip, 1 repeat")
-    ap.add_argument("--repeat", type=int, default=None, help="interleaved runs per side (median reported)")
+    ap.add_argument("--quick", action="store_true", help="30 s speed clip, 10 min memory clip")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs per side (median reported)")
     ap.add_argument("--rss-child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
         rss_child(*args.rss_child)
         return
-    repeat = args.repeat or (1 if args.quick else 3)
+    repeat = max(1, args.repeat)  # one run alone is noise on a shared machine (seen: 2.5x, then 0.95x)
 
     clip = make_speed_clip(30 if args.quick else 180)
     info = probe(clip)
