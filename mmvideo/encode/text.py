@@ -27,6 +27,9 @@ EMBEDDING_SIZE = 384
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "sentence_bert_config.json")
 DEVICES = ("auto", "cpu", "gpu")
 _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shapes to trace, little waste
+#: (batch_size, max_batch_tokens) defaults per device kind. On a CPU, calls of ~512 padded tokens ran fastest
+#: (activations stay in cache; benchmarks/bench_text_encoder.py); a GPU wants big batches.
+_BATCH_DEFAULTS = {"cpu": (64, 512), "gpu": (256, 16384)}
 
 
 def _model_files(model_dir: Path | str | None) -> dict[str, Path]:
@@ -90,21 +93,26 @@ class TextEncoder(Encoder):
     modality = "text"
     embedding_size = EMBEDDING_SIZE
 
-    def __init__(self, model_dir: Path | str | None = None, *, device: str = "auto", batch_size: int = 32,
-                 max_batch_tokens: int = 8192, cache_size: int = 4096) -> None:
+    def __init__(self, model_dir: Path | str | None = None, *, device: str = "auto",
+                 batch_size: int | None = None, max_batch_tokens: int | None = None,
+                 cache_size: int = 4096) -> None:
         """Load the tokenizer and the Keras model (about 1 s on a CPU).
 
         model_dir: a folder with ``MODEL_FILES``; default: the verified files in the mmvideo model cache
         (``SetupError`` naming ``mmvideo models fetch all_minilm_l6_v2`` when absent). device: "auto",
-        "cpu" or "gpu". batch_size, max_batch_tokens: bounds on one model call (memory). cache_size: how
-        many distinct strings' vectors to keep (0 disables the cache).
+        "cpu" or "gpu". batch_size, max_batch_tokens: bounds on one model call, texts and padded tokens
+        (default: 64 and 512 on a CPU, 256 and 16384 on a GPU). cache_size: how many distinct strings'
+        vectors to keep (0 disables the cache).
         """
         for name, value in (("batch_size", batch_size), ("max_batch_tokens", max_batch_tokens)):
-            if not isinstance(value, int) or value < 1:
+            if value is not None and (not isinstance(value, int) or value < 1):
                 raise ParameterError(f"{name} must be an int >= 1. Received: {name}={value!r}")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ParameterError(f"cache_size must be an int >= 0. Received: cache_size={cache_size!r}")
         self.device = resolve_device(device)
+        default_batch, default_tokens = _BATCH_DEFAULTS["gpu" if "gpu" in self.device.lower() else "cpu"]
+        batch_size = batch_size or default_batch
+        max_batch_tokens = max_batch_tokens or default_tokens
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.cache_size = cache_size
