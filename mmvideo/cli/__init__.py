@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -66,8 +67,16 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
+def _quiet_native_logs() -> None:
+    """Keep TensorFlow's and oneDNN's start-up chatter off the user's terminal (MMVIDEO_DEBUG shows it)."""
+    if not debug_enabled():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("GLOG_minloglevel", "2")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning mmvideo errors into one line on stderr and an exit code."""
+    _quiet_native_logs()
     _setup_logging()
     try:
         rv = cli.main(args=argv, prog_name="mmvideo", standalone_mode=False)

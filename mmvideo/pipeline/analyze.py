@@ -126,17 +126,23 @@ class Pipeline:
         from mmvideo.fuse.vocab import default_vocabulary
 
         cfg = self.config
+        from mmvideo.encode.image import imagenet_class_names
+
         text = TextEncoder(device=cfg.device)
         image = ImageEncoder(device=cfg.device, batch_size=cfg.batch_size)
         audio = AudioEncoder(device=cfg.device)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
-        tagger = ZeroShotTagger(text, vocab, image_classes=image.class_names, audio_classes=audio.class_names,
-                                top_k=cfg.top_k)
+        tagger = ZeroShotTagger(text, vocab, image_classes=imagenet_class_names(),
+                                audio_classes=audio.class_names, top_k=cfg.top_k)
         models = _Models(image=image, audio=audio, text=text, tagger=tagger)
         if cfg.faces:
             from mmvideo.extras.faces import FaceDetector
 
             models.faces = FaceDetector()
+        if cfg.ocr:
+            from mmvideo.extras.ocr import TextReader
+
+            models.ocr = TextReader()
         return models
 
     # -- one video ------------------------------------------------------------------------------------
@@ -171,6 +177,9 @@ class Pipeline:
         if cfg.speech and not items.cues:
             on_stage("speech")
             items.cues = self._speech(video.path, info)
+        if cfg.ocr and info.video is not None:
+            on_stage("ocr")
+            items.cues = sorted(items.cues + self._ocr(video.path, info, models), key=lambda c: c.start)
 
         duration = self._duration(info, items)
         on_stage("segment")
@@ -205,7 +214,10 @@ class Pipeline:
                 if cfg.modality_embeddings:
                     items.frame_embeddings.append(out.embeddings.astype(np.float16))
                 if models.faces is not None:
-                    items.frame_faces.append(models.faces.summary(chunk.frames))
+                    from mmvideo.extras.faces import face_summary
+
+                    counts, best = face_summary(models.faces(chunk.frames))
+                    items.frame_faces.append(np.stack([counts.astype(np.float32), best], axis=1))
                 if cfg.shots:
                     frames = chunk.frames if prev is None else np.concatenate([prev, chunk.frames])
                     s = content_scores(frames)
@@ -250,14 +262,29 @@ class Pipeline:
         with stream:
             return list(transcribe(stream))
 
-    @staticmethod
-    def _duration(info: MediaInfo, items: VideoItems) -> float:
-        ends = [info.duration or 0.0]
-        if items.frame_times:
-            ends.append(float(items.frame_times[-1][-1]) + 1.0 / max(1e-9, 1.0))
-        if items.patch_times:
-            ends.append(float(items.patch_times[-1][-1, 1]))
-        return float(info.duration) if info.duration else max(ends)
+    def _ocr(self, path: str, info: MediaInfo, models: _Models) -> list[Cue]:
+        """On-screen text read every 3 s from frames at up to 960 px wide (224 px is too small to read)."""
+        from mmvideo.extras.ocr import ocr_cues
+        from mmvideo.media.frames import iter_frames
+
+        w, h = info.video.display_size
+        scale = min(1.0, 960 / max(w, 1))
+        size = (max(32, int(w * scale) // 2 * 2), max(32, int(h * scale) // 2 * 2))
+        with iter_frames(path, info, fps=1 / 3, size=size, chunk_frames=4) as stream:
+            return ocr_cues(stream, every=3.0, reader=models.ocr)
+
+    def _duration(self, info: MediaInfo, items: VideoItems) -> float:
+        """The container's duration, else the end of the last frame or audio patch seen."""
+        if info.duration:
+            return float(info.duration)
+        ends = [0.0]
+        nonempty = [t for t in items.frame_times if len(t)]
+        if nonempty:
+            ends.append(float(nonempty[-1][-1]) + 1.0 / self.config.fps)
+        nonempty = [t for t in items.patch_times if len(t)]
+        if nonempty:
+            ends.append(float(nonempty[-1][-1, 1]))
+        return max(ends)
 
     def _segments(self, duration: float, items: VideoItems, scores: list[np.ndarray]) -> list[Segment]:
         cfg = self.config
