@@ -137,7 +137,7 @@ class FaceDetector:
     """BlazeFace on LiteRT: ``detector(frames) -> [[Face, ...] per frame]``.
 
     ``variant`` "full" (default: faces down to ~8% of the frame width, wide shots included) or "short"
-    (2.5x faster, faces above ~20% of the frame width only). ``model_path`` overrides the store.
+    (3x cheaper, faces above ~20% of the frame width only). ``model_path`` overrides the store.
     """
 
     def __init__(self, variant: str = DEFAULT_VARIANT, *, min_score: float = MIN_SCORE,
