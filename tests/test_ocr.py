@@ -132,6 +132,17 @@ def test_ocr_cues_merge_same_readings_and_sample_every():
         (0.0, 3.0, "Score 3-1\nLive"), (3.0, 4.5, "Score 3-2\nLive"), (4.5, 6.0, "Live")]
 
 
+def test_ocr_cues_read_every_frame_sampled_at_one_per_bin():
+    # iter_frames at fps=1/3 gives the first frame of each 3 s bin [3k, 3k + 3): here a 29.97 fps video
+    # whose first frame is at 0.04 s, so the gaps are not all 3 s (3.003 - 0.04 < 3)
+    times = np.array([0.04, 3.003, 6.006, 9.009, 12.012])
+    fake = FakeReader([["A"], ["A"], ["B"], [], ["C"]])
+    cues = ocr_cues([FrameChunk(times, np.zeros((5, 8, 8, 3), np.uint8))], every=3.0, reader=fake)
+    assert fake.calls == 5
+    assert [(c.start, c.end, c.text) for c in cues] == [
+        (0.04, 6.006, "A"), (6.006, 9.009, "B"), (12.012, 12.012 + 3.003, "C")]
+
+
 def test_helpers_with_known_answers():
     charset = ["<blank>", "a", "b", " "]
     probs = np.zeros((1, 7, 4), np.float32)

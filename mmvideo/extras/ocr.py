@@ -12,6 +12,7 @@ model's metadata. Parameters follow PaddleOCR / RapidOCR defaults.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -233,36 +234,40 @@ def _same_text(a: str, b: str) -> bool:
 
 
 def ocr_cues(chunks: Iterable[FrameChunk], *, every: float = 3.0, reader: TextReader | None = None) -> list[Cue]:
-    """Cues (source "ocr") of the text on screen, reading one frame per ``every`` seconds.
+    """Cues (source "ocr") of the text on screen, reading the first frame of each ``every``-second bin.
 
-    Each cue is a frame's lines joined by newlines; it starts at the first frame read that shows it and
-    ends at the first frame read that does not (case and spacing aside; one changed character, a new score
-    on a scoreboard, is a new cue), or one frame step after the last frame of the stream.
+    Bins count from 0 s, as :func:`mmvideo.media.frames.iter_frames` samples, so frames it samples at
+    ``fps = 1 / every`` are all read even when their times jitter around the bin edges. Each cue is a
+    frame's lines joined by newlines; it starts at the first frame read that shows it and ends at the first
+    frame read that does not (case and spacing aside; one changed character, a new score on a scoreboard,
+    is a new cue), or one frame step after the last frame of the stream.
     """
     if every <= 0:
         raise ParameterError(f"every must be > 0 s; Received: every={every}")
     reader = reader if reader is not None else TextReader()
     cues: list[Cue] = []
     open_cue: tuple[float, str] | None = None  # (start, text) of the text on screen
-    next_t: float | None = None
+    last_bin: int | None = None
     last_t: float | None = None
     step = 0.0
     for chunk in chunks:
         ts = np.asarray(chunk.timestamps, dtype=np.float64)
         for i, t in enumerate(ts):
+            t = float(t)
             if last_t is not None:
-                step = float(t) - last_t
-            last_t = float(t)
-            if next_t is not None and t < next_t - 1e-6:
+                step = t - last_t
+            last_t = t
+            bin_ = math.floor(t / every + 1e-9)
+            if last_bin is not None and bin_ <= last_bin:
                 continue
-            next_t = float(t) + every
+            last_bin = bin_
             lines = reader(chunk.frames[i:i + 1])[0]
             text = "\n".join(line.text for line in lines)
             if open_cue is not None and text and _same_text(open_cue[1], text):
                 continue
             if open_cue is not None:
-                cues.append(Cue(open_cue[0], float(t), open_cue[1], None, SOURCE))
-            open_cue = (float(t), text) if text else None
+                cues.append(Cue(open_cue[0], t, open_cue[1], None, SOURCE))
+            open_cue = (t, text) if text else None
     if open_cue is not None and last_t is not None:
         cues.append(Cue(open_cue[0], max(last_t + step, open_cue[0]), open_cue[1], None, SOURCE))
     return cues
