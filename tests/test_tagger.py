@@ -198,3 +198,51 @@ def test_real_text_space_known_answers(real_tagger):
     assert "creek" in labels(out[3])[:3]
     assert "creek" in labels(out[4])[:3]
     assert labels(out[5])[0] == "person"  # dialogue that names no tag does not outvote the face
+
+
+# --- real clips through the real encoders (what scripts/eval_zero_shot.py measures in full) ------------------
+
+def _clip_evidence(path, segment: float = 2.0):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "eval_zero_shot.py"
+    spec = importlib.util.spec_from_file_location("eval_zero_shot", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.evidence_of(path, segment), module._models()["audio"].class_names
+
+
+@pytest.fixture(scope="module")
+def clip_tagger(real_tagger):
+    from mmvideo.models.store import is_installed
+
+    for name in ("mobilenet_v2", "yamnet", "blazeface"):
+        if not is_installed(name):
+            pytest.skip(f"model {name} not installed (mmvideo models fetch {name})")
+    return real_tagger
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip, first, top5", [
+    ("whisper/jfk.flac", {"speech", "person"}, {"speech"}),
+    ("mdn/friday.mp4", {"speech", "person"}, {"person", "speech"}),
+    ("mdn/stream-of-water.webm", {"creek", "water", "river"}, {"water"}),
+    ("mdn/flower.webm", {"plant", "flower", "insect"}, {"flower", "plant"}),
+])
+def test_real_clips(clip_tagger, shared_media, clip, first, top5):
+    evidence, audio_names = _clip_evidence(shared_media / clip)
+    tagger = ZeroShotTagger(clip_tagger._encoder, default_vocabulary(), image_classes=clip_tagger.image_classes,
+                            audio_classes=audio_names)
+    fused = [f for f in tagger.tag(evidence) if f.tags]
+    assert fused
+    totals: dict[str, float] = {}
+    for f in fused:
+        for t in f.tags:
+            totals[t.label] = totals.get(t.label, 0.0) + t.score
+    ranked = sorted(totals, key=lambda k: -totals[k])[:5]
+    assert ranked[0] in first, ranked
+    assert top5 <= set(ranked), ranked
+    if clip.endswith("flower.webm"):  # a silent track: YAMNet says "Silence", which must not become speech
+        assert all("audio" not in f.modalities for f in fused)
+        assert "speech" not in ranked and "whispering" not in ranked

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Zero-shot tagging on real clips: the tags each segment gets, and how many are right, per fusion setting.
+
+Encodes each clip once (frames at 1 fps squashed to 224x224, YAMNet patches, BlazeFace, sidecar subtitles,
+fixed segments), caches the per-segment evidence, then runs ``ZeroShotTagger`` with several settings on the
+same evidence, including a re-creation of the first prototype (class-name embeddings, raw cosine, temperature
+0.1, no faces, no silence drop), so the figures sit beside a baseline measured in the same process.
+
+The expected tags per clip were written from ``../shared/media/MANIFEST.md`` before looking at any output.
+A segment's top-1 is right when it is among the clip's expected tags; top-5 precision is the share of its
+five tags that are. Usage: ``python scripts/eval_zero_shot.py [--segment 2] [--cache DIR] [--show]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+
+CLIPS: dict[str, set[str]] = {
+    "mdn/friday.mp4": {"person", "people", "face", "speech", "conversation", "office"},
+    "mdn/flower.webm": {"flower", "plant", "nature", "garden"},
+    "mdn/stream-of-water.webm": {"creek", "water", "river", "nature", "forest", "rock", "waterfall"},
+    "mdn/stream-of-water-audioless.webm": {"creek", "water", "river", "nature", "forest", "rock", "waterfall"},
+    "moviepy/fire2.mp4": {"fire", "smoke", "dog", "pet", "animal", "bathroom", "water", "house"},
+    "whisper/jfk.flac": {"speech", "person", "crowd", "applause"},
+}
+# Held out: never used to choose settings; the narrated stills of samples/ (see samples/README.md). Strict:
+# "person" only where someone is on screen.
+HELDOUT: dict[str, set[str]] = {
+    "samples/cat.mp4": {"cat", "pet", "animal", "speech"},
+    "samples/coffee.mkv": {"coffee", "drink", "furniture", "speech", "music"},
+    "samples/rocket.mp4": {"sky", "vehicle", "speech", "smoke"},
+    "samples/three_shots.mp4": {"person", "face", "clothing", "sky", "cat", "pet", "animal", "speech"},
+}
+
+
+def evidence_of(path: Path, segment: float) -> list:
+    """Per-segment evidence of one clip, computed as the pipeline does."""
+    from mmvideo.encode.audio import AudioEncoder
+    from mmvideo.encode.image import ImageEncoder
+    from mmvideo.encode.melspec import PatchStream
+    from mmvideo.extras.faces import FaceDetector, face_summary
+    from mmvideo.media.audio import iter_audio
+    from mmvideo.media.frames import iter_frames
+    from mmvideo.media.probe import probe
+    from mmvideo.media.subtitles import read_subtitles
+    from mmvideo.pipeline.aggregate import VideoItems, aggregate
+    from mmvideo.pipeline.analyze import choose_text_track
+    from mmvideo.segment import fixed_segments
+
+    models = _models()
+    info = probe(path)
+    items = VideoItems.empty()
+    if info.video is not None:
+        with iter_frames(path, info, fps=1.0, size=(224, 224), aspect="squash", chunk_frames=16) as stream:
+            for chunk in stream:
+                out = models["image"].encode(chunk.frames)
+                items.frame_times.append(chunk.timestamps)
+                items.frame_probs.append(out.scores.astype(np.float32))
+                counts, best = face_summary(models["faces"](chunk.frames))
+                items.frame_faces.append(np.stack([counts.astype(np.float32), best], axis=1))
+    stream = iter_audio(path, info)
+    if stream is not None:
+        patcher = PatchStream()
+        with stream:
+            parts = [patcher.push(c.samples, c.start) for c in stream] + [patcher.finish()]
+        for patches, times in parts:
+            if len(patches):
+                items.patch_times.append(times)
+                items.patch_scores.append(models["audio"].encode(patches).scores.astype(np.float32))
+    items.cues = choose_text_track(read_subtitles(path, info))
+    ends = [info.duration or 0.0] + [float(t[-1]) + 1.0 for t in items.frame_times[-1:]] + \
+        [float(t[-1, 1]) for t in items.patch_times[-1:]]
+    return aggregate(items, fixed_segments(max(ends), segment))
+
+
+_MODELS: dict = {}
+
+
+def _models() -> dict:
+    if not _MODELS:
+        from mmvideo.encode.audio import AudioEncoder
+        from mmvideo.encode.image import ImageEncoder
+        from mmvideo.encode.text import TextEncoder
+        from mmvideo.extras.faces import FaceDetector
+
+        _MODELS.update(image=ImageEncoder(device="cpu"), audio=AudioEncoder(device="cpu"),
+                       text=TextEncoder(device="cpu"), faces=FaceDetector())
+    return _MODELS
+
+
+def settings_variants():
+    from mmvideo.fuse.tagger import TaggerSettings
+
+    default = TaggerSettings()
+    prototype = TaggerSettings(use_maps=False, normalize="none", min_spread=0.0, temperature=0.1,
+                               face_min_conf=1.0, audio_drop=frozenset(), audio_min_score=0.0, image_min_mass=0.0,
+                               audio_top_k=10)
+    return {
+        "prototype": prototype,
+        "prototype+faces": replace(prototype, face_min_conf=0.5),
+        "names+peak+drop": TaggerSettings(use_maps=False),  # every fix but the curated maps
+        "default": default,
+        "default, no faces": replace(default, face_min_conf=1.0),
+        "default, zscore": replace(default, normalize="zscore", min_spread=0.05, temperature=1.0),
+        "default, T=0.1": replace(default, temperature=0.1),
+        "default, T=0.5": replace(default, temperature=0.5),
+        "default, audio>=0.1": replace(default, audio_min_score=0.1),
+        "default, audio>=0.3": replace(default, audio_min_score=0.3),
+        "default, image k=5": replace(default, image_top_k=5),
+        "default, image k=20": replace(default, image_top_k=20),
+        "default, map_mix=0.7": replace(default, map_mix=0.7),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segment", type=float, default=2.0)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/mmvideo-eval-cache"))
+    parser.add_argument("--show", action="append", default=[], help="print every segment for this setting")
+    args = parser.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    evidence = {}
+    for clip in list(CLIPS) + list(HELDOUT):
+        cached = args.cache / f"{clip.replace('/', '_')}.{args.segment:g}s.pkl"
+        if cached.exists():
+            evidence[clip] = pickle.loads(cached.read_bytes())
+        else:
+            path = REPO / clip if clip.startswith("samples/") else MEDIA / clip
+            evidence[clip] = evidence_of(path, args.segment)
+            cached.write_bytes(pickle.dumps(evidence[clip]))
+    audio_names = _audio_names()
+    text = _text_encoder()
+    for title, clips in (("tuning clips (../shared/media)", CLIPS), ("held-out clips (samples/)", HELDOUT)):
+        print(f"\n{title}: {len(clips)} clips, {sum(len(evidence[c]) for c in clips)} segments of {args.segment:g} s")
+        report(clips, evidence, text, audio_names, args.show)
+    return 0
+
+
+def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: list[str]) -> None:
+    from mmvideo.encode.image import imagenet_class_names
+    from mmvideo.fuse.tagger import ZeroShotTagger
+    from mmvideo.fuse.vocab import default_vocabulary
+
+    print(f"{'setting':<22} {'seg top1':>8} {'seg p@5':>8} {'clip top1':>9} {'clip p@5':>8} {'clip hit@5':>10}")
+    for name, settings in settings_variants().items():
+        tagger = ZeroShotTagger(text, default_vocabulary(), image_classes=imagenet_class_names(),
+                                audio_classes=audio_names, settings=settings)
+        seg_top1, seg_p5, clip_top1, clip_p5, clip_hit = [], [], [], [], []
+        for clip, expected in clips.items():
+            fused = tagger.tag(evidence[clip])
+            totals: dict[str, float] = {}
+            for ev, f in zip(evidence[clip], fused):
+                labels = [t.label for t in f.tags]
+                if labels:
+                    seg_top1.append(labels[0] in expected)
+                    seg_p5.append(sum(t in expected for t in labels[:5]) / 5)
+                for t in f.tags:
+                    totals[t.label] = totals.get(t.label, 0.0) + t.score
+                if name in show:
+                    print(f"  {clip} {ev.segment.start:5.1f}-{ev.segment.end:5.1f} {f.modalities} "
+                          f"{[(t.label, round(t.score, 2)) for t in f.tags]} img={[c.name for c in f.image_classes]}"
+                          f" aud={[(c.name, round(c.score, 2)) for c in f.audio_classes]} faces={ev.face_confidence}")
+            ranked = sorted(totals, key=lambda k: -totals[k])[:5]
+            if name in show:
+                print(f"  {clip}: clip tags {ranked}")
+            clip_top1.append(bool(ranked) and ranked[0] in expected)
+            clip_p5.append(sum(t in expected for t in ranked) / 5)
+            clip_hit.append(any(t in expected for t in ranked))
+        print(f"{name:<22} {np.mean(seg_top1):8.2f} {np.mean(seg_p5):8.2f} {np.mean(clip_top1):9.2f} "
+              f"{np.mean(clip_p5):8.2f} {sum(clip_hit):>6}/{len(clip_hit)}")
+
+
+def _audio_names():
+    return _models()["audio"].class_names
+
+
+def _text_encoder():
+    return _models()["text"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
