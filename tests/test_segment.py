@@ -54,16 +54,24 @@ def _frames(colours):
 def test_content_score_is_high_at_a_cut_and_zero_on_a_still():
     scores = content_scores(_frames([(200, 0, 0), (200, 0, 0), (0, 0, 200), (0, 0, 200)]))
     assert scores[0] == 0 and scores[1] == 0 and scores[3] == 0
-    assert scores[2] > 27
+    assert scores[2] > 0.4
 
 
 def test_shot_segments_cut_at_the_change_and_split_long_shots():
     times = np.arange(0, 24, 1.0)
     colours = [(200, 0, 0)] * 6 + [(0, 0, 200)] * 18
     segs = shot_segments(times, content_scores(_frames(colours)), 24.0, max_length=10.0)
-    assert segs[0].start == 0.0 and segs[0].end == 6.0
-    # 18 s shot -> two windows of 9 s
-    assert [(s.start, s.end) for s in segs[1:]] == [(6.0, 15.0), (15.0, 24.0)]
+    # the cut lies between the last red sample (5 s) and the first blue one (6 s): placed at 5.5 s
+    assert segs[0].start == 0.0 and segs[0].end == 5.5
+    # 18.5 s shot -> two windows of 9.25 s
+    assert [(s.start, s.end) for s in segs[1:]] == [(5.5, 14.75), (14.75, 24.0)]
+
+
+def test_camera_motion_within_a_shot_is_not_a_cut():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    pans = np.stack([np.roll(base, 8 * i, axis=1) for i in range(6)])  # every pixel moves
+    assert content_scores(pans)[1:].max() < 0.1
 
 
 def test_content_scores_validates_input():
