@@ -154,6 +154,23 @@ def test_saved_and_loaded_like_any_keras_layer(tmp_path, data):
     assert loaded.get_layer("fusion").get_config() == layer.get_config()
 
 
+def test_trainable_with_masked_slots(data):
+    """Projections, temperature and calibration train (``mmvideo train``) without NaNs from zero-filled slots."""
+    queries, tokens, mask = data
+    q_in = keras.Input(shape=(9, D))
+    t_in = keras.Input(shape=(4, D))
+    m_in = keras.Input(shape=(4,), dtype="bool")
+    scores, _ = LabelQueryAttention(name="fusion")(q_in, t_in, m_in)
+    model = keras.Model([q_in, t_in, m_in], scores)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = [w.numpy().copy() for w in model.get_layer("fusion").weights]
+    targets = np.random.default_rng(2).uniform(size=(3, 9)).astype(np.float32)
+    model.fit([np.stack([queries] * 3), tokens, mask], targets, epochs=2, batch_size=3, verbose=0)
+    after = [w.numpy() for w in model.get_layer("fusion").weights]
+    assert all(np.all(np.isfinite(w)) for w in after)
+    assert any(not np.allclose(a, b) for a, b in zip(after, before))
+
+
 @pytest.mark.parametrize("kwargs, text", [
     ({"temperature": 0}, "Received: temperature=0"),
     ({"num_modalities": 0}, "Received: num_modalities=0"),
@@ -173,3 +190,36 @@ def test_shapes_are_checked_when_built():
         layer(np.zeros((5, D), np.float32), np.zeros((2, 3, D), np.float32))
     with pytest.raises(ParameterError, match=r"Received: queries.shape=\(5, 8\)"):
         LabelQueryAttention()(np.zeros((5, 8), np.float32), np.zeros((2, 4, D), np.float32))
+
+
+_BACKEND_SCRIPT = """
+import sys
+import numpy as np
+import keras
+from mmvideo.fuse.layer import LabelQueryAttention
+data = np.load(sys.argv[1])
+s, a = LabelQueryAttention(temperature=0.3)(data["queries"], data["tokens"], data["mask"])
+np.savez(sys.argv[2], scores=keras.ops.convert_to_numpy(s), attention=keras.ops.convert_to_numpy(a),
+         backend=keras.backend.backend())
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_same_results_on_other_keras_backends(tmp_path, data, backend):
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"Keras backend {backend!r} is not installed")
+    queries, tokens, mask = data
+    np.savez(tmp_path / "in.npz", queries=queries, tokens=tokens, mask=mask)
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    subprocess.run([sys.executable, "-c", _BACKEND_SCRIPT, str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+                   check=True, env=env, capture_output=True)
+    out = np.load(tmp_path / "out.npz")
+    assert str(out["backend"]) == backend
+    scores, attention = run(LabelQueryAttention(temperature=0.3), queries, tokens, mask)
+    np.testing.assert_allclose(out["scores"], scores, atol=1e-5)
+    np.testing.assert_allclose(out["attention"], attention, atol=1e-5)

@@ -110,8 +110,12 @@ class LabelQueryAttention(keras.layers.Layer):
                                                 initializer=keras.initializers.Constant(self.bias))
         self.built = True
 
+    def _norm(self, x, keepdims=False):
+        # sqrt(|x|^2 + eps^2): finite gradients at x = 0 (masked slots are zeros), so the layer can be trained
+        return ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=keepdims) + self.epsilon**2)
+
     def _unit(self, x):
-        return x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), self.epsilon)
+        return x / self._norm(x, keepdims=True)
 
     def _calibrated(self, sim, strength):
         """sim (B, T, M) cosines -> calibrated scores (B, T, M)."""
@@ -133,7 +137,7 @@ class LabelQueryAttention(keras.layers.Layer):
         weight = ops.cast(present, tokens.dtype)
         # a masked slot may hold anything (NaN included): replace it before any arithmetic touches it
         tokens = ops.where(present[:, :, None], tokens, ops.zeros_like(tokens))  # (B, M, D)
-        strength = ops.minimum(ops.norm(tokens, axis=-1), 1.0)  # (B, M): token confidence in [0, 1]
+        strength = ops.minimum(self._norm(tokens), 1.0)  # (B, M): token confidence in [0, 1]
         queries = ops.cast(queries, tokens.dtype)
         batched = len(queries.shape) == 3
         q, k, v = queries, tokens, tokens
@@ -148,9 +152,11 @@ class LabelQueryAttention(keras.layers.Layer):
         key = self._calibrated(sim_key, strength)
         value = self._calibrated(sim_value, strength)
         logits = key / ops.exp(self.log_temperature)  # (B, T, M)
-        logits = ops.where(present[:, None, :], logits, ops.full_like(logits, -1e9))
-        # softmax over the present slots, written out so masked slots are exactly 0 (and M = 1 is fine)
-        shifted = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True)) * weight[:, None, :]  # (B, T, M)
+        # softmax over the present slots, written out so masked slots get exactly 0, a segment with no
+        # present slot gets all zeros (not NaN), and M = 1 is fine
+        slot = present[:, None, :]  # (B, 1, M)
+        top = ops.max(ops.where(slot, logits, ops.full_like(logits, -1e9)), axis=-1, keepdims=True)  # (B, T, 1)
+        shifted = ops.exp(ops.where(slot, logits - top, ops.zeros_like(logits))) * weight[:, None, :]
         attention = shifted / ops.maximum(ops.sum(shifted, axis=-1, keepdims=True), self.epsilon)
         value = ops.where(present[:, None, :], value, ops.zeros_like(value))
         scores = ops.sum(attention * value, axis=-1)  # (B, T, M) -> (B, T)
