@@ -14,6 +14,9 @@ import numpy as np
 from mmvideo.records import Cue
 from mmvideo.segment import Segment, overlaps, segment_of_times
 
+MAX_TEXT_CHARS = 2000
+"""A segment's text is cut here: enough for the text encoder (256 tokens) and readable output rows."""
+
 
 @dataclass(frozen=True)
 class SegmentEvidence:
@@ -81,11 +84,15 @@ def aggregate(items: VideoItems, segments: list[Segment]) -> list[SegmentEvidenc
                 kw["audio_scores"] = ps[sel].astype(np.float32).mean(axis=0)
                 if pe is not None:
                     kw["audio_embedding"] = pe[sel].astype(np.float32).mean(axis=0)
-        texts = []
+        texts: list[str] = []
+        length = 0
         for i in cue_sets[k]:
-            t = items.cues[i].text.strip()
+            t = " ".join(items.cues[i].text.split())
             if t and (not texts or texts[-1] != t):
                 texts.append(t)
-        kw["text"] = " ".join(texts)
+                length += len(t) + 1
+                if length >= MAX_TEXT_CHARS:
+                    break
+        kw["text"] = " ".join(texts)[:MAX_TEXT_CHARS]
         out.append(SegmentEvidence(segment=seg, **kw))
     return out
