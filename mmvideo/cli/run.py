@@ -49,13 +49,11 @@ def _opt_help(name: str) -> str:
               help="stop starting new videos after this many seconds (the next run picks up the rest)")
 @click.option("--settle", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="skip files modified less than this many seconds ago (still being copied)")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: this process; ray: a Ray cluster (pip install 'mmvideo[ray]')")
 @click.option("--log-format", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True,
               help="auto: progress bars on a terminal, plain lines otherwise")
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
 def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k, speech, ocr, faces,
-        modality_embeddings, device, batch_size, timeout, retry_failed, max_runtime, settle, engine, log_format,
+        modality_embeddings, device, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
         quiet) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
     from mmvideo.fuse.vocab import load_labels
@@ -70,12 +68,10 @@ def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k
     reporter = make_reporter(log_format, quiet)
     command = "mmvideo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     pipeline = Pipeline(config)
+    from mmvideo.engines.local import run_local
+
     try:
-        if engine == "ray":
-            from mmvideo.engines.ray import run_ray as run_engine
-        else:
-            from mmvideo.engines.local import run_local as run_engine
-        summary = run_engine(inputs, out, config, pipeline, reporter, command=command, settle=settle)
+        summary = run_local(inputs, out, config, pipeline, reporter, command=command, settle=settle)
     finally:
         reporter.close()
     return summary.exit_code
