@@ -163,6 +163,24 @@ def test_top_k_and_attention_records(tagger):
     assert tagger.tag([]) == []
 
 
+def test_min_score_cuts_weak_tags_and_a_trained_layer_can_be_given():
+    from mmvideo.fuse.layer import LabelQueryAttention
+
+    seg = SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8))
+    strict = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
+                            settings=TaggerSettings(min_score=0.5))
+    (fused,) = strict.tag([seg])
+    assert {t.label for t in fused.tags} == {"dog", "pet", "animal"}  # the rest of the vocabulary is near 0
+    assert all(t.score >= 0.5 for t in fused.tags) and fused.modalities == ("image",)
+    assert np.any(fused.embedding)
+    layer = LabelQueryAttention(num_modalities=4, scale=[0.5, 1.0, 1.0, 1.0])
+    halved = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, layer=layer)
+    assert halved.layer is layer
+    assert halved.tag([seg])[0].tags[0].score == pytest.approx(0.5 * 0.8, abs=1e-4)  # peak 1 x length 0.8 x 0.5
+    with pytest.raises(ParameterError, match="Received: num_modalities=2"):
+        ZeroShotTagger(FakeTextEncoder(), ["a", "b"], layer=LabelQueryAttention(num_modalities=2))
+
+
 # --- the real text encoder -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

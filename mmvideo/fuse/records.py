@@ -41,7 +41,8 @@ class FusedSegment:
 
     tags: the top-k tags, best first; each ``TagScore.attention`` maps every name in ``MODALITIES`` to its
     weight (0 for absent modalities; present ones sum to 1). Scores are calibrated similarities (``"peak"``
-    normalisation: <= 1, about 0 for an average tag). Empty when no modality is present.
+    normalisation: <= 1, about 0 for an average tag). Empty when no modality is present; fewer than top-k
+    when the tagger's ``min_score`` cuts weak ones.
     embedding: (384,) float32 fused embedding in the text encoder's space: the attention-weighted mean of the
     present tokens' directions, L2-normalised (all zeros when no modality is present), for text search.
     modalities: the present modalities, in ``MODALITIES`` order.
