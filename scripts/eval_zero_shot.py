@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     audio_names = _audio_names()
     text = _text_encoder()
     for title, clips in (("tuning clips (../shared/media)", CLIPS), ("held-out clips (samples/)", HELDOUT)):
-        print(f"\n{title}: {len(clips)} clips, {sum(len(evidence[c]) for c in clips)} segments of {args.segment:g} s")
+        segments = sum(len(evidence[c]) for c in clips)
+        print(f"\n{title}: {len(clips)} clips, {segments} segments of {args.segment:g} s")
         report(clips, evidence, text, audio_names, args.show)
     search_report(evidence, text, audio_names)
     return 0
@@ -166,7 +167,9 @@ def search_report(evidence: dict, text, audio_names) -> None:
     from mmvideo.fuse.tagger import ZeroShotTagger
     from mmvideo.fuse.vocab import default_vocabulary
 
-    for name, settings in (("prototype", settings_variants()["prototype"]), ("default", settings_variants()["default"])):
+    variants = settings_variants()
+    for name in ("prototype", "default"):
+        settings = variants[name]
         tagger = ZeroShotTagger(text, default_vocabulary(), image_classes=imagenet_class_names(),
                                 audio_classes=audio_names, settings=settings)
         rows = [(clip, f.embedding) for clip, evs in evidence.items() for f in tagger.tag(evs) if f.modalities]
@@ -205,8 +208,10 @@ def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: 
                     totals[t.label] = totals.get(t.label, 0.0) + t.score
                 if name in show:
                     print(f"  {clip} {ev.segment.start:5.1f}-{ev.segment.end:5.1f} {f.modalities} "
-                          f"{[(t.label, round(t.score, 2)) for t in f.tags]} img={[c.name for c in f.image_classes]}"
-                          f" aud={[(c.name, round(c.score, 2)) for c in f.audio_classes]} faces={ev.face_confidence}")
+                          f"{[(t.label, round(t.score, 2)) for t in f.tags]} "
+                          f"img={[c.name for c in f.image_classes]} "
+                          f"aud={[(c.name, round(c.score, 2)) for c in f.audio_classes]} "
+                          f"faces={ev.face_confidence}")
             ranked = sorted(totals, key=lambda k: -totals[k])[:5]
             if name in show:
                 print(f"  {clip}: clip tags {ranked}")

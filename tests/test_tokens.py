@@ -75,7 +75,8 @@ def test_top_classes_are_raw_means_best_first():
 
 
 @pytest.mark.parametrize("call, text", [
-    (lambda e: image_token(np.ones((2, 5)) / 5, e), r"shape \(C,\) or \(N, C\) with C=6. Received: shape=\(2, 5\)"),
+    (lambda e: image_token(np.ones((2, 5)) / 5, e),
+     r"shape \(C,\) or \(N, C\) with C=6. Received: shape=\(2, 5\)"),
     (lambda e: image_token(np.full(6, 1.5), e), r"in \[0, 1\]"),
     (lambda e: image_token(np.full(6, np.nan), e), r"finite"),
     (lambda e: image_token(np.full(6, 0.1), e, top_k=0), r"Received: top_k=0"),

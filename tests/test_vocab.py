@@ -142,7 +142,8 @@ def test_multi_parent_audio_classes_keep_only_shared_tags():
 
 def test_every_mapped_tag_is_in_the_default_vocabulary():
     labels = {t.label for t in default_vocabulary()}
-    used = {t for row in maps.imagenet_map() for t in row} | {t for row in maps.audioset_map().values() for t in row}
+    used = {t for row in maps.imagenet_map() for t in row}
+    used |= {t for row in maps.audioset_map().values() for t in row}
     assert used <= labels
     assert len(maps.imagenet_map()) == 1000 and len(maps.audioset_map()) == 632
     assert sum(1 for row in maps.imagenet_map() if row) > 850

@@ -38,7 +38,8 @@ def _per_modality(value: float | Sequence[float], n: int, name: str) -> list[flo
         return [float(value)] * n
     values = [float(v) for v in value]  # type: ignore[union-attr]
     if len(values) != n:
-        raise ParameterError(f"{name} must be a number or {n} numbers (one per modality). Received: {name}={value!r}")
+        raise ParameterError(f"{name} must be a number or {n} numbers (one per modality). "
+                             f"Received: {name}={value!r}")
     return values
 
 
@@ -66,7 +67,8 @@ class LabelQueryAttention(keras.layers.Layer):
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if isinstance(num_modalities, bool) or not isinstance(num_modalities, int) or num_modalities < 1:
-            raise ParameterError(f"num_modalities must be an int >= 1. Received: num_modalities={num_modalities!r}")
+            raise ParameterError(f"num_modalities must be an int >= 1. "
+                                 f"Received: num_modalities={num_modalities!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ParameterError(f"temperature must be a number > 0. Received: temperature={temperature!r}")
         if not isinstance(epsilon, (int, float)) or not 0 < epsilon < 1:

@@ -14,8 +14,8 @@ class in that space:
   audio classes in ``audio_drop`` ("Silence") still carry no evidence.
 
 Faces stand for people (ImageNet has no person class): a token of the embedding of ``face_text`` ("person";
-the vocabulary's own tag of that label when it has one) scaled by the best face confidence. Embeddings of tags and classes are computed once per tagger (the text
-encoder caches strings too).
+the vocabulary's own tag of that label when it has one) scaled by the best face confidence. Embeddings of
+tags and classes are computed once per tagger (the text encoder caches strings too).
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class ZeroShotTagger:
         self.vocabulary: tuple[Tag, ...] = as_vocabulary(vocabulary)
         self.labels = tuple(t.label for t in self.vocabulary)
         self.uses_maps = is_default(self.vocabulary) if settings.use_maps is None else bool(settings.use_maps)
-        mapped_tags = {t for m in maps.imagenet_map() for t in m} | {t for m in maps.audioset_map().values() for t in m}
+        mapped_tags = {t for m in maps.imagenet_map() for t in m}
+        mapped_tags |= {t for m in maps.audioset_map().values() for t in m}
         if self.uses_maps and not set(self.labels) >= mapped_tags:
             raise ParameterError("use_maps needs the default vocabulary (the maps name its tags)")
         self._encoder = text_encoder

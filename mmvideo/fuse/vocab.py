@@ -37,7 +37,8 @@ def _check_label(label: str, where: str) -> None:
     if not label:
         raise ParameterError(f"{where}: empty label")
     if len(label) > MAX_LABEL_CHARS:
-        raise ParameterError(f"{where}: label longer than {MAX_LABEL_CHARS} characters. Received: {label[:40]!r}...")
+        raise ParameterError(f"{where}: label longer than {MAX_LABEL_CHARS} characters. "
+                             f"Received: {label[:40]!r}...")
     if "," in label:
         raise ParameterError(f"{where}: a label cannot contain ','; put details in the description after a TAB. "
                              f"Received: {label!r}")
@@ -48,8 +49,8 @@ def _check_label(label: str, where: str) -> None:
 def _finish(tags: list[Tag], lines: list[str], source: str) -> tuple[Tag, ...]:
     """Reject empty, oversized and duplicate vocabularies (duplicates compare case-insensitively)."""
     if len(tags) < MIN_LABELS:
-        raise ParameterError(f"{source}: at least {MIN_LABELS} labels are needed (scores are relative to the other "
-                             f"labels). Received: {len(tags)}")
+        raise ParameterError(f"{source}: at least {MIN_LABELS} labels are needed (scores are relative to the "
+                             f"other labels). Received: {len(tags)}")
     if len(tags) > MAX_LABELS:
         raise ParameterError(f"{source}: at most {MAX_LABELS} labels. Received: {len(tags)}")
     seen: dict[str, str] = {}
@@ -77,7 +78,8 @@ def parse_labels(text: str, source: str = "<labels>") -> tuple[Tag, ...]:
         label, tab, description = raw.strip(" \r\n").partition("\t")
         label, description = label.strip(), description.strip()
         if "\t" in description:
-            raise ParameterError(f"{here}: more than one TAB; expected 'label<TAB>description'. Received: {line!r}")
+            raise ParameterError(f"{here}: more than one TAB; expected 'label<TAB>description'. "
+                                 f"Received: {line!r}")
         _check_label(label, here)
         if tab and not description:
             raise ParameterError(f"{here}: empty description after the TAB. Received: {line!r}")
