@@ -115,6 +115,20 @@ IMAGENET_REMOVE: dict[str, str] = {
     "n01699831": "animal",  # triceratops (toy models and skeletons)
     "n01704323": "animal",  # triceratops
     "n01768244": "animal",  # trilobite (fossils)
+    "n07881800": "food",  # beverage (under "food, nutrient" in WordNet): drinks are "drink"
+    "n03928116": "drums",  # piano (a percussion instrument in WordNet)
+    "n03017168": "drums",  # chime
+    "n02672831": "wind instrument",  # accordion
+    "n03854065": "wind instrument",  # organ
+    "n04023962": "ball",  # punching bag ("punching ball")
+    "n07802026": "food",  # hay (fodder)
+    "n07930864": "food, wine",  # cup (WordNet: a punch; ImageNet's pictures: cups of tea and coffee)
+    "n03770679": "truck",  # minivan
+    "n07871810": "bread",  # meat loaf
+    "n03891332": "clock",  # parking meter (a timer)
+    "n04238763": "computer",  # slide rule (an analog computer)
+    "n02782093": "airplane",  # balloon
+    "n03529860": "building",  # home theater
 }
 
 # Per-class tags (first lemma of the class, or its synset id when the lemma names two classes).
