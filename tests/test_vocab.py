@@ -45,7 +45,7 @@ def test_comma_separated_labels():
 @pytest.mark.parametrize("value, text", [
     ("dog,,cat", "empty item"),
     ("dog,cat,", "empty item"),
-    ("dog", "at least 2 labels"),
+    ("dog", "no file named 'dog', and a comma-separated list needs at least 2 labels"),
     ("dog,Dog", "duplicate label 'Dog'"),
     ("missing/labels.txt", "labels file not found"),
     ("labels.tsv", "labels file not found"),

@@ -130,6 +130,9 @@ def load_labels(spec: os.PathLike | str) -> tuple[Tag, ...]:
         raise ParameterError(f"{value}: --labels names a folder, not a labels file")
     if os.sep in value or "/" in value or path.suffix.lower() in (".txt", ".tsv", ".csv"):
         raise ParameterError(f"{value}: labels file not found")
+    if "," not in value:
+        raise ParameterError(f"--labels: no file named {value!r}, and a comma-separated list needs at least "
+                             f"{MIN_LABELS} labels. Received: labels={value!r}")
     return parse_label_list(value)
 
 
