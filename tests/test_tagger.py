@@ -134,11 +134,11 @@ def test_custom_vocabulary_embeds_clean_class_names():
 
 
 def test_accepts_the_pipelines_segment_evidence(tagger):
-    aggregate = pytest.importorskip("mmvideo.pipeline.aggregate")
-    segment = pytest.importorskip("mmvideo.segment")
-    seg = segment.Segment(index=0, start=0.0, end=2.0) if hasattr(segment, "Segment") else None
-    ev = aggregate.SegmentEvidence(segment=seg, image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8), text="",
-                                   faces=1, face_confidence=0.95)
+    from mmvideo.pipeline.aggregate import SegmentEvidence
+    from mmvideo.segment import Segment
+
+    ev = SegmentEvidence(segment=Segment(index=0, start=0.0, end=2.0),
+                         image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8), text="", faces=1, face_confidence=0.95)
     (fused,) = tagger.tag([ev])
     assert fused.modalities == ("image", "faces") and {"dog", "person"} <= set(labels(fused))
 
