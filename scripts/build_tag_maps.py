@@ -129,6 +129,7 @@ IMAGENET_REMOVE: dict[str, str] = {
     "n04238763": "computer",  # slide rule (an analog computer)
     "n02782093": "airplane",  # balloon
     "n03529860": "building",  # home theater
+    "n01930112": "animal",  # nematode: MobileNet's answer for black and dark frames, not for worms
 }
 
 # Per-class tags (first lemma of the class, or its synset id when the lemma names two classes).
@@ -213,7 +214,7 @@ IMAGENET_CLASS: dict[str, str] = {
     "plunger": "bathroom", "hand blower": "bathroom", "bath towel": "bathroom",
     "four-poster": "bedroom", "quilt": "bedroom", "pillow": "bedroom", "wardrobe": "bedroom",
     "chiffonier": "bedroom", "mosquito net": "bedroom", "crib": "baby, bedroom", "cradle": "baby",
-    "bassinet": "baby, bedroom", "nipple": "baby", "studio couch": "living room",
+    "bassinet": "baby, bedroom", "studio couch": "living room",
     "entertainment center": "screen, living room", "home theater": "screen, living room",
     "remote control": "screen, living room", "television": "screen", "monitor": "screen, computer",
     "screen": "screen", "projector": "screen", "web site": "screen, text",

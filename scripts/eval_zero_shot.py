@@ -7,8 +7,9 @@ same evidence, including a re-creation of the first prototype (class-name embedd
 0.1, no faces, no silence drop), so the figures sit beside a baseline measured in the same process.
 
 The expected tags per clip were written from ``../shared/media/MANIFEST.md`` before looking at any output.
-A segment's top-1 is right when it is among the clip's expected tags; top-5 precision is the share of its
-five tags that are. Usage: ``python scripts/eval_zero_shot.py [--segment 2] [--cache DIR] [--show]``.
+A segment's top-1 is right when it is among the clip's expected tags; p@5 is the share of its (at most five)
+returned tags that are; "untagged" counts segments with evidence but no tag above ``min_score``. Clip tags:
+the five with the highest summed score over the clip's segments. Usage: ``python scripts/eval_zero_shot.py [--segment 2] [--cache DIR] [--show]``.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def settings_variants():
     from mmvideo.fuse.tagger import TaggerSettings
 
     default = TaggerSettings()
-    prototype = TaggerSettings(use_maps=False, normalize="none", min_spread=0.0, temperature=0.1,
+    prototype = TaggerSettings(use_maps=False, normalize="none", min_spread=0.0, temperature=0.1, min_score=-10.0,
                                face_min_conf=1.0, audio_drop=frozenset(), audio_min_score=0.0, image_min_mass=0.0,
                                audio_top_k=10)
     return {
@@ -124,6 +125,8 @@ def settings_variants():
         "names+peak+drop": TaggerSettings(use_maps=False),  # every fix but the curated maps
         "default": default,
         "default, no faces": replace(default, face_min_conf=1.0),
+        "default, min_score=0": replace(default, min_score=0.0),
+        "default, min_score=0.3": replace(default, min_score=0.3),
         "default, zscore": replace(default, normalize="zscore", min_spread=0.05, temperature=1.0),
         "default, T=0.1": replace(default, temperature=0.1),
         "default, T=0.5": replace(default, temperature=0.5),
@@ -191,11 +194,12 @@ def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: 
     from mmvideo.fuse.tagger import ZeroShotTagger
     from mmvideo.fuse.vocab import default_vocabulary
 
-    print(f"{'setting':<22} {'seg top1':>8} {'seg p@5':>8} {'clip top1':>9} {'clip p@5':>8} {'clip hit@5':>10}")
+    print(f"{'setting':<22} {'seg top1':>8} {'seg p@5':>8} {'tags/seg':>8} {'untagged':>8} {'clip top1':>9} "
+          f"{'clip p@5':>8} {'clip hit@5':>10}")
     for name, settings in settings_variants().items():
         tagger = ZeroShotTagger(text, default_vocabulary(), image_classes=imagenet_class_names(),
                                 audio_classes=audio_names, settings=settings)
-        seg_top1, seg_p5, clip_top1, clip_p5, clip_hit = [], [], [], [], []
+        seg_top1, seg_p5, seg_n, untagged, clip_top1, clip_p5, clip_hit = [], [], [], 0, [], [], []
         for clip, expected in clips.items():
             fused = tagger.tag(evidence[clip])
             totals: dict[str, float] = {}
@@ -203,7 +207,10 @@ def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: 
                 labels = [t.label for t in f.tags]
                 if labels:
                     seg_top1.append(labels[0] in expected)
-                    seg_p5.append(sum(t in expected for t in labels[:5]) / 5)
+                    seg_p5.append(float(np.mean([t in expected for t in labels[:5]])))
+                    seg_n.append(len(labels[:5]))
+                elif f.modalities:
+                    untagged += 1
                 for t in f.tags:
                     totals[t.label] = totals.get(t.label, 0.0) + t.score
                 if name in show:
@@ -216,10 +223,10 @@ def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: 
             if name in show:
                 print(f"  {clip}: clip tags {ranked}")
             clip_top1.append(bool(ranked) and ranked[0] in expected)
-            clip_p5.append(sum(t in expected for t in ranked) / 5)
+            clip_p5.append(float(np.mean([t in expected for t in ranked])) if ranked else 0.0)
             clip_hit.append(any(t in expected for t in ranked))
-        print(f"{name:<22} {np.mean(seg_top1):8.2f} {np.mean(seg_p5):8.2f} {np.mean(clip_top1):9.2f} "
-              f"{np.mean(clip_p5):8.2f} {sum(clip_hit):>6}/{len(clip_hit)}")
+        print(f"{name:<22} {np.mean(seg_top1):8.2f} {np.mean(seg_p5):8.2f} {np.mean(seg_n):8.1f} {untagged:8d} "
+              f"{np.mean(clip_top1):9.2f} {np.mean(clip_p5):8.2f} {sum(clip_hit):>6}/{len(clip_hit)}")
 
 
 def _audio_names():

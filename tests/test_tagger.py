@@ -163,6 +163,18 @@ def test_top_k_and_attention_records(tagger):
     assert tagger.tag([]) == []
 
 
+def test_scattered_weak_image_evidence_gives_no_tag(tagger):
+    """Like a black or blurred frame: a little probability on many unrelated classes."""
+    probs = np.zeros(1000, np.float32)
+    probs[[207, 404, 430, 504, 527, 579, 817, 985, 970, 963]] = 0.02  # dog, airliner, basketball, mug, ...
+    (fused,) = tagger.tag([SegmentInput(image_probs=probs)])
+    assert fused.modalities == ("image",) and fused.tags == ()
+    assert np.linalg.norm(fused.embedding) == pytest.approx(1.0, abs=1e-5)  # still searchable
+    loose = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
+                           settings=TaggerSettings(min_score=0.0))
+    assert len(loose.tag([SegmentInput(image_probs=probs)])[0].tags) == 5
+
+
 def test_min_score_cuts_weak_tags_and_a_trained_layer_can_be_given():
     from mmvideo.fuse.layer import LabelQueryAttention
 
