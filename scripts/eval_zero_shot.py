@@ -127,7 +127,7 @@ def settings_variants():
         "default, no faces": replace(default, face_min_conf=1.0),
         "default, min_score=0": replace(default, min_score=0.0),
         "default, min_score=0.3": replace(default, min_score=0.3),
-        "default, zscore": replace(default, normalize="zscore", min_spread=0.05, temperature=1.0),
+        "default, zscore": replace(default, normalize="zscore", temperature=1.0),
         "default, T=0.1": replace(default, temperature=0.1),
         "default, T=0.5": replace(default, temperature=0.5),
         "default, audio>=0.1": replace(default, audio_min_score=0.1),

@@ -117,6 +117,12 @@ def test_peak_floor_keeps_an_unrelated_token_from_looking_confident():
     assert floored.max() < 0.6
 
 
+def test_min_spread_defaults_follow_the_normalisation():
+    assert LabelQueryAttention().min_spread == 0.5
+    assert LabelQueryAttention(normalize="zscore").min_spread == 0.05
+    assert LabelQueryAttention(normalize="none").get_config()["min_spread"] == 0.0
+
+
 def test_get_config_round_trip(data):
     queries, tokens, mask = data
     layer = LabelQueryAttention(num_modalities=4, temperature=0.35, normalize="zscore", use_projections=False,

@@ -44,6 +44,8 @@ def _per_modality(value: float | Sequence[float], n: int, name: str) -> list[flo
 
 
 NORMALIZE = ("peak", "zscore", "none")
+#: floor of the spread per normalisation (cosine units; a z-score's spread is a standard deviation)
+DEFAULT_MIN_SPREAD = {"peak": 0.5, "zscore": 0.05, "none": 0.0}
 
 
 @keras.saving.register_keras_serializable(package="mmvideo")
@@ -54,8 +56,9 @@ class LabelQueryAttention(keras.layers.Layer):
     temperature: > 0, softmax temperature of the attention over modalities (a trainable weight).
     normalize: "peak", "zscore" or "none": how each modality's similarities are put on one scale over the
         tags before calibration (the first two need T >= 2 tags).
-    min_spread: floor of the spread (cosine units) the similarities are divided by (see the module docstring;
-        0.5 suits "peak" with all-MiniLM-L6-v2, use about 0.05 with "zscore").
+    min_spread: floor of the spread (cosine units) the similarities are divided by (see the module docstring);
+        None: the default of ``normalize`` (``DEFAULT_MIN_SPREAD``: 0.5 for "peak", measured with
+        all-MiniLM-L6-v2: tag-exact tokens spread 0.5-0.8 above the mean, subtitles naming no tag 0.1-0.25).
     use_projections: learn D x D query/key/value projections (identity-initialised); False: raw space.
     scale, bias: initial per-modality calibration (a number or M numbers), trainable weights.
     epsilon: guards norms and the standard deviation.
@@ -63,7 +66,7 @@ class LabelQueryAttention(keras.layers.Layer):
 
     def __init__(self, num_modalities: int = 4, temperature: float = 0.2, normalize: str = "peak",
                  use_projections: bool = True, scale: float | Sequence[float] = 1.0,
-                 bias: float | Sequence[float] = 0.0, min_spread: float = 0.5, epsilon: float = 1e-6,
+                 bias: float | Sequence[float] = 0.0, min_spread: float | None = None, epsilon: float = 1e-6,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if isinstance(num_modalities, bool) or not isinstance(num_modalities, int) or num_modalities < 1:
@@ -73,10 +76,12 @@ class LabelQueryAttention(keras.layers.Layer):
             raise ParameterError(f"temperature must be a number > 0. Received: temperature={temperature!r}")
         if not isinstance(epsilon, (int, float)) or not 0 < epsilon < 1:
             raise ParameterError(f"epsilon must be in (0, 1). Received: epsilon={epsilon!r}")
-        if isinstance(min_spread, bool) or not isinstance(min_spread, (int, float)) or not 0 <= min_spread <= 2:
-            raise ParameterError(f"min_spread must be a number in [0, 2]. Received: min_spread={min_spread!r}")
         if normalize not in NORMALIZE:
             raise ParameterError(f"normalize must be one of {NORMALIZE}. Received: normalize={normalize!r}")
+        if min_spread is None:
+            min_spread = DEFAULT_MIN_SPREAD[normalize]
+        if isinstance(min_spread, bool) or not isinstance(min_spread, (int, float)) or not 0 <= min_spread <= 2:
+            raise ParameterError(f"min_spread must be a number in [0, 2]. Received: min_spread={min_spread!r}")
         if not isinstance(use_projections, bool):
             raise ParameterError(f"use_projections must be a bool. Received: use_projections={use_projections!r}")
         self.num_modalities = num_modalities

@@ -60,7 +60,7 @@ class TaggerSettings:
     face_text: str = "person"
     temperature: float = 0.2
     normalize: str = "peak"
-    min_spread: float = 0.5
+    min_spread: float | None = None
     scale: float | tuple[float, ...] = 1.0
     use_maps: bool | None = None
     map_mix: float = 1.0
