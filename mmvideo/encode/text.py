@@ -27,8 +27,9 @@ EMBEDDING_SIZE = 384
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "sentence_bert_config.json")
 DEVICES = ("auto", "cpu", "gpu")
 _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shapes to trace, little waste
-#: (batch_size, max_batch_tokens) defaults per device kind. On a CPU, calls of ~512 padded tokens ran fastest
-#: (activations stay in cache; benchmarks/bench_text_encoder.py); a GPU wants big batches.
+#: (batch_size, max_batch_tokens) defaults per device kind. On a 2-core CPU a sweep of single shapes ran
+#: fastest at ~512-1024 padded tokens per call (2x the tokens/s of 4096+); on the mixed corpus of
+#: benchmarks/bench_text_encoder.py budgets 512 and 2048 were within run-to-run noise. A GPU wants big batches.
 _BATCH_DEFAULTS = {"cpu": (64, 512), "gpu": (256, 16384)}
 
 
