@@ -126,6 +126,7 @@ def settings_variants():
         "default": default,
         "default, no faces": replace(default, face_min_conf=1.0),
         "default, min_score=0": replace(default, min_score=0.0),
+        "default, min_score=0.1": replace(default, min_score=0.1),
         "default, min_score=0.3": replace(default, min_score=0.3),
         "default, zscore": replace(default, normalize="zscore", temperature=1.0),
         "default, T=0.1": replace(default, temperature=0.1),
