@@ -19,6 +19,7 @@ from mmvideo.config import RunConfig, fingerprint
 from mmvideo.errors import SetupError
 from mmvideo.media.probe import probe
 from mmvideo.pipeline.aggregate import SegmentEvidence, VideoItems, aggregate
+from mmvideo.pipeline.prefetch import Prefetch
 from mmvideo.records import (Cue, MediaInfo, SegmentRecord, SubtitleTrack, TagCoverage, VideoFile,
                              VideoRecord)
 from mmvideo.segment import Segment, content_scores, fixed_segments, shot_segments
@@ -206,8 +207,8 @@ class Pipeline:
         stream = iter_frames(path, info, fps=cfg.fps, size=(cfg.frame_size, cfg.frame_size), aspect=cfg.aspect,
                              chunk_frames=cfg.batch_size)
         prev = None
-        with stream:
-            for chunk in stream:
+        with Prefetch(stream, depth=2) as chunks:  # ffmpeg decodes the next chunk while we encode this one
+            for chunk in chunks:
                 out = models.image.encode(chunk.frames)
                 items.frame_times.append(chunk.timestamps)
                 items.frame_probs.append(out.scores.astype(np.float32))
