@@ -32,6 +32,9 @@ from mmvideo.fuse import maps, tokens
 from mmvideo.fuse.records import MODALITIES, ClassScore, FusedSegment, TagScore
 from mmvideo.fuse.vocab import Tag, as_vocabulary, is_default
 
+#: bump when the default settings, the vocabulary or the maps change results (part of the run fingerprint)
+FUSION_VERSION = "1"
+
 IMAGE, AUDIO, TEXT, FACES = (MODALITIES.index(m) for m in ("image", "audio", "text", "faces"))
 
 
