@@ -38,7 +38,8 @@ class RunConfig:
                                                                "help": "also write per-modality embeddings"})
     # execution (never change results beyond the backends' stated tolerance)
     device: str = field(default="auto", metadata={"help": "auto, cpu or gpu"})
-    batch_size: int = field(default=64, metadata={"help": "frames per image-encoder batch"})
+    batch_size: int = field(default=0, metadata={"help": "frames per image-encoder call; 0: 1 on the CPU "
+                                                         "(fastest per frame with LiteRT, least memory), 64 on a GPU"})
     timeout: float | None = field(default=None, metadata={"help": "seconds allowed per video"})
     retry_failed: bool = field(default=False, metadata={"help": "retry videos that failed before"})
     max_runtime: float | None = field(default=None, metadata={"help": "stop starting new videos after N seconds"})

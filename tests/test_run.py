@@ -89,7 +89,7 @@ def test_custom_labels_replace_the_vocabulary(real_models, samples_dir, tmp_path
     allowed = {"kitten", "espresso", "car", "rocket launch"}
     by_video = {}
     for r in rows:
-        assert {t["label"] for t in r["tags"]} <= allowed and len(r["tags"]) == 2
+        assert {t["label"] for t in r["tags"]} <= allowed and 1 <= len(r["tags"]) <= 2  # weak tags are dropped
         by_video.setdefault(Path(r["path"]).name, []).append(r["tags"][0]["label"])
     assert by_video["cat.mp4"][0] == "kitten" and by_video["coffee.mkv"][0] == "espresso"
     # JSON Lines carry the same rows as Parquet

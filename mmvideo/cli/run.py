@@ -41,7 +41,7 @@ def _opt_help(name: str) -> str:
 @click.option("--modality-embeddings", is_flag=True, default=False, help=help_text("modality_embeddings"))
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=default("device"), show_default=True,
               help=help_text("device"))
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=default("batch_size"), show_default=True,
+@click.option("--batch-size", type=click.IntRange(0, 1024), default=default("batch_size"), show_default=True,
               help=help_text("batch_size"))
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="seconds allowed per video")
 @click.option("--retry-failed", is_flag=True, default=False, help="retry videos that failed in earlier runs")

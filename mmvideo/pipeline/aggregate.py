@@ -39,7 +39,7 @@ class VideoItems:
     frame_times: list[np.ndarray]
     frame_probs: list[np.ndarray]
     frame_embeddings: list[np.ndarray]
-    frame_faces: list[np.ndarray]  # per frame: (count, max confidence)
+    frame_faces: list[np.ndarray]  # per frame: (count, max confidence); -1 where detection was skipped
     patch_times: list[np.ndarray]
     patch_scores: list[np.ndarray]
     patch_embeddings: list[np.ndarray]
@@ -76,8 +76,10 @@ def aggregate(items: VideoItems, segments: list[Segment]) -> list[SegmentEvidenc
                 if fe is not None:
                     kw["image_embedding"] = fe[sel].astype(np.float32).mean(axis=0)
                 if ff is not None:
-                    kw["faces"] = int(ff[sel, 0].max())
-                    kw["face_confidence"] = float(ff[sel, 1].max())
+                    looked = ff[sel & (ff[:, 0] >= 0)]  # frames the face detector examined
+                    if len(looked):
+                        kw["faces"] = int(looked[:, 0].max())
+                        kw["face_confidence"] = float(looked[:, 1].max())
         if patch_seg is not None:
             sel = patch_seg == k
             if sel.any():

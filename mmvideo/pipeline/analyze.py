@@ -20,6 +20,7 @@ from mmvideo.errors import SetupError
 from mmvideo.media.probe import probe
 from mmvideo.pipeline.aggregate import SegmentEvidence, VideoItems, aggregate
 from mmvideo.pipeline.prefetch import Prefetch
+from mmvideo.pipeline.workers import ModelWorker, Ordered
 from mmvideo.records import (Cue, MediaInfo, SegmentRecord, SubtitleTrack, TagCoverage, VideoFile,
                              VideoRecord)
 from mmvideo.segment import Segment, content_scores, fixed_segments, shot_segments
@@ -27,6 +28,8 @@ from mmvideo.state import utc_now
 
 log = logging.getLogger("mmvideo.pipeline")
 
+PIPELINE_VERSION = "1"  # bump when this module's logic changes results (part of the fingerprint)
+FACE_FPS = 0.5  # face detection rate (frames per second of video)
 BASE_MODELS = ("mobilenet_v2", "imagenet_labels", "yamnet", "all_minilm_l6_v2")
 
 
@@ -59,6 +62,17 @@ def check_models(names: list[str]) -> None:
     if missing:
         raise SetupError(f"model(s) not installed: {', '.join(missing)}: run `mmvideo models fetch "
                          f"{' '.join(missing)}`")
+
+
+def cnn_device_is_cpu(device: str) -> bool:
+    """True when the CNNs will run on the CPU (LiteRT): device "cpu", or "auto" without a GPU."""
+    if device == "cpu":
+        return True
+    if device == "gpu":
+        return False
+    from mmvideo.encode.image import gpu_available
+
+    return not gpu_available()
 
 
 def choose_text_track(tracks: list[SubtitleTrack]) -> list[Cue]:
@@ -106,10 +120,14 @@ class Pipeline:
     fingerprint: str = field(init=False)
     _models: _Models | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _model_workers: tuple[ModelWorker, ModelWorker] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.models_needed = required_models(self.config)
-        self.fingerprint = fingerprint(self.config, model_versions(self.models_needed))
+        from mmvideo.fuse.tagger import FUSION_VERSION
+
+        versions = {**model_versions(self.models_needed), "pipeline": PIPELINE_VERSION, "fusion": FUSION_VERSION}
+        self.fingerprint = fingerprint(self.config, versions)
 
     # -- models ---------------------------------------------------------------------------------------
     def models(self) -> _Models:
@@ -129,9 +147,15 @@ class Pipeline:
         cfg = self.config
         from mmvideo.encode.image import imagenet_class_names
 
+        # Decode (ffmpeg), frames and audio already run side by side, so each LiteRT interpreter gets one
+        # thread: XNNPACK's own threads would only compete for the same two cores (MobileNetV2 measured
+        # 8.3 CPU ms/image on one thread against 10.8 on two).
+        on_cpu = cnn_device_is_cpu(cfg.device)
+        threads = 1 if on_cpu else None
+        batch = cfg.batch_size or (1 if on_cpu else 64)
         text = TextEncoder(device=cfg.device)
-        image = ImageEncoder(device=cfg.device, batch_size=cfg.batch_size)
-        audio = AudioEncoder(device=cfg.device)
+        image = ImageEncoder(device=cfg.device, batch_size=batch, num_threads=threads)
+        audio = AudioEncoder(device=cfg.device, num_threads=threads)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
         tagger = ZeroShotTagger(text, vocab, image_classes=imagenet_class_names(),
                                 audio_classes=audio.class_names, top_k=cfg.top_k)
@@ -139,7 +163,7 @@ class Pipeline:
         if cfg.faces:
             from mmvideo.extras.faces import FaceDetector
 
-            models.faces = FaceDetector()
+            models.faces = FaceDetector(num_threads=threads or None)
         if cfg.ocr:
             from mmvideo.extras.ocr import TextReader
 
@@ -205,53 +229,97 @@ class Pipeline:
         if info.video is None:
             return scores
         stream = iter_frames(path, info, fps=cfg.fps, size=(cfg.frame_size, cfg.frame_size), aspect=cfg.aspect,
-                             chunk_frames=cfg.batch_size)
+                             chunk_frames=max(32, cfg.batch_size))
         prev = None
-        with Prefetch(stream, depth=2) as chunks:  # ffmpeg decodes the next chunk while we encode this one
-            for chunk in chunks:
-                out = models.image.encode(chunk.frames)
-                items.frame_times.append(chunk.timestamps)
-                items.frame_probs.append(out.scores.astype(np.float32))
-                if cfg.modality_embeddings:
-                    items.frame_embeddings.append(out.embeddings.astype(np.float16))
-                if models.faces is not None:
-                    from mmvideo.extras.faces import face_summary
+        seen = 0  # frames so far
 
-                    counts, best = face_summary(models.faces(chunk.frames))
-                    items.frame_faces.append(np.stack([counts.astype(np.float32), best], axis=1))
-                if cfg.shots:
-                    frames = chunk.frames if prev is None else np.concatenate([prev, chunk.frames])
-                    s = content_scores(frames)
-                    scores.append(s if prev is None else s[1:])
-                    prev = chunk.frames[-1:]
+        def encode(frames: np.ndarray, first: int) -> tuple:
+            out = models.image.encode(frames)
+            faces = self._faces(models, frames, first) if models.faces is not None else None
+            return out, faces
+
+        def collect(result: tuple) -> None:
+            out, faces = result
+            items.frame_probs.append(out.scores.astype(np.float32))
+            if cfg.modality_embeddings:
+                items.frame_embeddings.append(out.embeddings.astype(np.float16))
+            if faces is not None:
+                items.frame_faces.append(faces)
+
+        queue = Ordered(self._workers()[0], collect)
+        try:
+            with Prefetch(stream, depth=2) as chunks:  # ffmpeg decodes ahead while the models work
+                for chunk in chunks:
+                    items.frame_times.append(chunk.timestamps)
+                    queue.submit(encode, chunk.frames, seen)
+                    seen += len(chunk)
+                    if cfg.shots:
+                        frames = chunk.frames if prev is None else np.concatenate([prev, chunk.frames])
+                        s = content_scores(frames)
+                        scores.append(s if prev is None else s[1:])
+                        prev = chunk.frames[-1:]
+            queue.drain()
+        finally:
+            queue.cancel()
         warnings += list(stream.warnings)
         return scores
 
+    def _faces(self, models: _Models, frames: np.ndarray, first: int) -> np.ndarray:
+        """(N, 2) float32 per frame: face count and best score, on every ``face_every``-th frame only
+        (-1 on the frames skipped): faces change slowly, and the detector is the costliest per-frame model
+        after the image encoder."""
+        every = max(1, round(self.config.fps / FACE_FPS))
+        out = np.full((len(frames), 2), -1.0, dtype=np.float32)
+        pick = np.nonzero((np.arange(first, first + len(frames)) % every) == 0)[0]
+        if len(pick):
+            from mmvideo.extras.faces import face_summary
+
+            counts, best = face_summary(models.faces(frames[pick]))
+            out[pick, 0], out[pick, 1] = counts, best
+        return out
+
     def _audio(self, path: str, info: MediaInfo, models: _Models, items: VideoItems, result: dict) -> None:
+        """Audio thread: read chunks from ffmpeg; front end and YAMNet run in order on the audio model worker."""
         from mmvideo.encode.melspec import PatchStream
         from mmvideo.media.audio import iter_audio
 
+        patcher = PatchStream()
+
+        def encode(samples: np.ndarray | None, start: float) -> tuple:
+            patches, times = patcher.finish() if samples is None else patcher.push(samples, start)
+            return (models.audio.encode(patches) if len(patches) else None), times
+
+        def collect(result: tuple) -> None:
+            out, times = result
+            if out is None:
+                return
+            items.patch_times.append(times)
+            items.patch_scores.append(out.scores.astype(np.float32))
+            if self.config.modality_embeddings:
+                items.patch_embeddings.append(out.embeddings.astype(np.float16))
+
+        queue = Ordered(self._workers()[1], collect)
         try:
             stream = iter_audio(path, info)
             if stream is None:
                 return
-            patcher = PatchStream()
             with stream:
                 for chunk in stream:
-                    self._encode_patches(models, items, *patcher.push(chunk.samples, chunk.start))
-                self._encode_patches(models, items, *patcher.finish())
+                    queue.submit(encode, chunk.samples, chunk.start)
+                queue.submit(encode, None, 0.0)
+                queue.drain()
             result["warnings"] = list(stream.warnings)
         except BaseException as exc:  # re-raised in the calling thread
             result["error"] = exc
+        finally:
+            queue.cancel()
 
-    def _encode_patches(self, models: _Models, items: VideoItems, patches: np.ndarray, times: np.ndarray) -> None:
-        if len(patches) == 0:
-            return
-        out = models.audio.encode(patches)
-        items.patch_times.append(times)
-        items.patch_scores.append(out.scores.astype(np.float32))
-        if self.config.modality_embeddings:
-            items.patch_embeddings.append(out.embeddings.astype(np.float16))
+    def _workers(self) -> tuple[ModelWorker, ModelWorker]:
+        """The (image, audio) model threads, started once and kept for the pipeline's life."""
+        with self._lock:
+            if self._model_workers is None:
+                self._model_workers = (ModelWorker("image"), ModelWorker("audio"))
+            return self._model_workers
 
     def _speech(self, path: str, info: MediaInfo) -> list[Cue]:
         from mmvideo.extras.speech import transcribe
