@@ -139,6 +139,14 @@ def test_whole_shared_media_folder_every_file_accounted_for(real_models, shared_
     for v in failed:
         assert any(v["path"] in line for line in first.stderr.splitlines())
 
+    status = subprocess.run([sys.executable, "-m", "mmvideo", "status", str(out), "--json"], capture_output=True,
+                            text=True)
+    st = json.loads(status.stdout)
+    assert (st["done"], st["failed"]) == (len(videos) - len(failed), len(failed))
+    assert {Path(f["path"]).name for f in st["failures"]} == names and st["last_run"]["failed"] == len(failed)
+    human = subprocess.run([sys.executable, "-m", "mmvideo", "status", str(out)], capture_output=True, text=True)
+    assert f"failed: {len(failed)}" in human.stdout and "Pentax.avi: [probe] file is truncated" in human.stdout
+
     rerun = _run(shared_media, out)
     events = [json.loads(line) for line in rerun.stderr.splitlines() if line.startswith("{")]
     assert not [e for e in events if e["event"] == "video_started"]  # nothing redone, nothing retried
