@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmvideo.arrays import check_rgb_frames
 from mmvideo.errors import ParameterError
 
 # A segment shorter than this at the end of a video is merged into the previous one (seconds).
@@ -57,9 +58,7 @@ def content_scores(frames: np.ndarray) -> np.ndarray:
     frames: (N, H, W, 3) uint8 RGB. Returns (N,) float64 in [0, 2]: 0 for the first frame; about 0.01
     within a shot (even with camera motion), 0.5 to 1+ at a hard cut.
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ParameterError(f"frames must be (N, H, W, 3) uint8. Received: shape={frames.shape}, "
-                             f"dtype={frames.dtype}")
+    frames = check_rgb_frames(frames)
     import cv2
 
     if len(frames) == 0:

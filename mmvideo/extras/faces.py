@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mmvideo.arrays import check_rgb_frames
 from mmvideo.errors import ParameterError
 
 MODEL = "blazeface"
@@ -63,13 +64,8 @@ def anchors(variant: Variant) -> np.ndarray:
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
-    """``frames`` unchanged; ``ParameterError`` unless (N, H, W, 3) uint8 RGB."""
-    arr = np.asarray(frames)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
-        raise ParameterError(f"frames must be (N, H, W, 3) uint8 RGB; Received: shape={arr.shape}, dtype={arr.dtype}")
-    if arr.shape[1] < 2 or arr.shape[2] < 2:
-        raise ParameterError(f"frames must be at least 2x2 pixels; Received: shape={arr.shape}")
-    return arr
+    """``frames`` unchanged; ``ParameterError`` unless (N, H, W, 3) uint8 RGB of at least 2x2 pixels."""
+    return check_rgb_frames(frames, min_side=2)
 
 
 def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:

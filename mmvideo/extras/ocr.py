@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mmvideo.arrays import check_rgb_frames
 from mmvideo.errors import ParameterError
 from mmvideo.records import Cue, FrameChunk
 
@@ -38,13 +39,8 @@ class TextLine(NamedTuple):
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
-    """``frames`` unchanged; ``ParameterError`` unless (N, H, W, 3) uint8 RGB."""
-    arr = np.asarray(frames)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
-        raise ParameterError(f"frames must be (N, H, W, 3) uint8 RGB; Received: shape={arr.shape}, dtype={arr.dtype}")
-    if arr.shape[1] < 8 or arr.shape[2] < 8:
-        raise ParameterError(f"frames must be at least 8x8 pixels; Received: shape={arr.shape}")
-    return arr
+    """``frames`` unchanged; ``ParameterError`` unless (N, H, W, 3) uint8 RGB of at least 8x8 pixels."""
+    return check_rgb_frames(frames, min_side=8)
 
 
 def order_corners(pts: np.ndarray) -> np.ndarray:
