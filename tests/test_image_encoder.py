@@ -7,6 +7,11 @@ centre-cropped and resized to 224 with cv2.INTER_AREA (sha256 of the pixels stor
 Tolerances (float32 everywhere): port vs torch, max |logit diff| < 1e-3 over all 1000 classes (measured
 ~3e-5 for both Keras and LiteRT), first 16 embedding values within 1e-4; Keras vs LiteRT, embeddings
 within 2e-4 and probabilities within 5e-5 (measured ~8e-6 and ~4e-6).
+
+int8 backend (trunk quantized, classifier float32) vs the float32 LiteRT model on the same five photos
+(stereo_motorcycle is in no calibration frame): same top-1 as torch, embedding cosine similarity > 0.98
+(measured 0.991-0.994), max |probability diff| < 0.15 (measured up to 0.08), and smooth scores: at least
+90% distinct values in every row of 1000 probabilities.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import numpy as np
 import pytest
 
 from mmvideo.encode import image as image_mod
-from mmvideo.encode.image import (ImageEncoder, clean_class_names, clean_lemma, fit_frames,
-                                  imagenet_class_names, imagenet_synsets_and_lemmas, resolve_backend)
+from mmvideo.encode.image import (ImageEncoder, calibration_frames, classify, clean_class_names, clean_lemma,
+                                  cosine_similarity, fit_frames, imagenet_class_names,
+                                  imagenet_synsets_and_lemmas, load_classifier_head, resolve_backend)
 from mmvideo.encode.torch_legacy import load_state_dict
 from mmvideo.errors import ParameterError, SetupError
 from mmvideo.models import store
@@ -31,6 +37,9 @@ LOGIT_ATOL = 1e-3
 EMB_ATOL = 1e-4
 BACKEND_EMB_ATOL = 2e-4
 BACKEND_PROB_ATOL = 5e-5
+INT8_COSINE = 0.98
+INT8_PROB_ATOL = 0.15
+INT8_DISTINCT = 0.9
 
 
 @pytest.fixture(scope="session")
@@ -165,8 +174,11 @@ def test_encoder_arguments():
         ImageEncoder(batch_size=0)
     with pytest.raises(ParameterError, match="CPU only"):
         resolve_backend("litert", "gpu")
-    assert resolve_backend("auto", "cpu") == "litert"
+    with pytest.raises(ParameterError, match="litert-int8 backend runs on CPU only"):
+        resolve_backend("litert-int8", "gpu")
+    assert resolve_backend("auto", "cpu") == "litert-int8"
     assert resolve_backend("auto", "gpu") == "keras"
+    assert resolve_backend("litert", "cpu") == "litert"
 
 
 def test_missing_model_says_how_to_fetch(monkeypatch, tmp_path):
@@ -245,6 +257,66 @@ def test_keras_and_litert_backends_agree(image_model, photos):
 
 def test_gpu_without_gpu_is_a_setup_error(image_model, monkeypatch):
     monkeypatch.setattr(image_mod, "gpu_available", lambda: False)
-    assert ImageEncoder().backend == "litert"  # auto without a GPU
+    assert ImageEncoder().backend == "litert-int8"  # auto without a GPU
     with pytest.raises(SetupError, match="Keras sees no GPU"):
         ImageEncoder(device="gpu").encode(np.zeros((1, 224, 224, 3), np.uint8))
+
+
+# ------------------------------------------------------------------------------------ int8 backend
+
+def test_calibration_frames_ship_with_the_package():
+    frames, check = calibration_frames()
+    assert frames.shape == (80, 224, 224, 3) and frames.dtype == np.uint8
+    assert check.dtype == bool and check.sum() == 16
+    assert 20 < frames.mean() < 235 and frames.std() > 20  # real pictures, not blank
+    with np.load(Path(image_mod.__file__).parents[1] / "data" / image_mod.CALIBRATION_FILE) as z:
+        sources = z["sources"].tolist()
+    assert not any("motorcycle" in s for s in sources)  # held out for the agreement test below
+
+
+def test_numpy_classifier_is_the_models(image_model, photos):
+    """The float32 head in numpy reproduces the model's own Dense + softmax from its embedding."""
+    from mmvideo.encode.litert import LiteRTRunner
+
+    _, crops = photos
+    out = LiteRTRunner(image_mod.tflite_model_path()).run(image=crops.astype(np.float32))
+    probs = classify(out["embedding"], *load_classifier_head())
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs, out["probabilities"], atol=1e-5)  # float32 rounding
+    with pytest.raises(ParameterError, match=r"shape \(N, 1280\)"):
+        classify(out["embedding"][:, :10], *load_classifier_head())
+
+
+def test_int8_agrees_with_float_on_real_photos(image_model, reference, photos):
+    raw, crops = photos
+    enc = ImageEncoder(backend="litert-int8", batch_size=2)
+    q = enc.encode(crops)
+    f = ImageEncoder(backend="litert").encode(crops)
+    names = imagenet_class_names()
+    top1 = [names[i] for i in q.scores.argmax(axis=1)]
+    assert top1 == [names[i] for i in reference["top5"][:, 0]]  # torch's answers
+    cos = cosine_similarity(q.embeddings, f.embeddings)
+    assert (cos > INT8_COSINE).all(), cos
+    assert np.abs(q.scores - f.scores).max() < INT8_PROB_ATOL
+    assert q.embeddings.shape == (5, 1280) and q.embeddings.dtype == np.float32
+    assert q.scores.shape == (5, 1000) and q.scores.dtype == np.float32
+    np.testing.assert_allclose(q.scores.sum(axis=1), 1.0, atol=1e-5)
+    distinct = [len(np.unique(row)) for row in q.scores]
+    assert min(distinct) >= INT8_DISTINCT * 1000, distinct  # not coarse int8 steps
+    assert enc.fingerprint() == {"model": "mobilenet_v2", "version": "1", "backend": "litert-int8",
+                                 "fit": "crop"}
+    full = ImageEncoder(backend="litert-int8").encode(raw[0][None])  # full-size photo: cropped, same answer
+    np.testing.assert_allclose(full.scores, q.scores[:1], atol=1e-6)
+    derived = store.model_dir("mobilenet_v2") / "derived"
+    assert {p.name for p in derived.iterdir()} >= {image_mod.INT8_FILE, image_mod.HEAD_FILE}
+
+
+@pytest.mark.slow
+def test_int8_conversion_that_disagrees_is_not_cached(image_model, monkeypatch):
+    """A conversion failing the agreement check raises SetupError and leaves no file behind."""
+    monkeypatch.setattr(image_mod, "INT8_FILE", "test_rejected_int8.tflite")
+    monkeypatch.setattr(image_mod, "INT8_MEDIAN_COSINE", 1.01)  # no conversion can pass
+    derived = store.model_dir("mobilenet_v2") / "derived"
+    with pytest.raises(SetupError, match=r"int8 conversion of mobilenet_v2 disagrees .*use backend='litert'"):
+        ImageEncoder(backend="litert-int8").encode(np.zeros((1, 224, 224, 3), np.uint8))
+    assert not [p for p in derived.iterdir() if "test_rejected_int8" in p.name]

@@ -1,4 +1,4 @@
-"""The image encoder: torchvision's ImageNet MobileNetV2, run by LiteRT on CPU or Keras (GPU).
+"""The image encoder: torchvision's ImageNet MobileNetV2, run by LiteRT on CPU (int8 or float32) or Keras (GPU).
 
 ``ImageEncoder.encode(frames)`` takes RGB frames (N, H, W, 3) and returns a 1280-d embedding and 1000
 ImageNet class probabilities per frame. Frames that are not 224x224 are fitted first (see
@@ -7,6 +7,14 @@ as ImageNet models were trained on undistorted, centre-cropped photos.
 
 The Keras model is built once from the cached ``.pth`` and saved beside it (``derived/mobilenet_v2.keras``),
 then converted to ``derived/mobilenet_v2.tflite``; both are keyed by the model version.
+
+The CPU default ("litert-int8") runs the convolutional trunk (image -> 1280-d embedding) quantized to
+int8 by TFLite's post-training quantizer (float input and output; calibrated on the frames shipped in
+``mmvideo/data/mobilenet_v2_calibration.npz``, see scripts/make_calibration_frames.py) and the classifier
+(Dense 1280 -> 1000 + softmax) in float32 numpy from the Keras model's weights, so scores stay smooth
+rather than int8 steps. It uses about half the CPU of the float32 model. Each conversion is checked
+against the float32 model on held-out frames (:data:`INT8_MIN_COSINE`, :data:`INT8_MAX_PROB_DIFF`) before
+it is cached (``derived/mobilenet_v2_trunk_int8.tflite`` + ``derived/mobilenet_v2_head.npz``).
 """
 
 from __future__ import annotations
@@ -29,10 +37,23 @@ LABELS_MODEL = "imagenet_labels"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 KERAS_FILE = "mobilenet_v2.keras"
 TFLITE_FILE = "mobilenet_v2.tflite"
+INT8_FILE = "mobilenet_v2_trunk_int8.tflite"
+HEAD_FILE = "mobilenet_v2_head.npz"
+CALIBRATION_FILE = "mobilenet_v2_calibration.npz"
 INPUT_SIZE = 224
 EMBEDDING_SIZE = 1280
 NUM_CLASSES = 1000
-BACKENDS = ("auto", "litert", "keras")
+BACKENDS = ("auto", "litert-int8", "litert", "keras")
+LITERT_BACKENDS = ("litert-int8", "litert")
+# a conversion is cached only if, on the held-out calibration frames (textures, microscopy, clocks as
+# well as photos), the embeddings' cosine similarity to float32 has median >= INT8_MEDIAN_COSINE and
+# minimum >= INT8_MIN_COSINE (measured 0.990 and 0.982); a broken conversion gives far less
+INT8_MEDIAN_COSINE = 0.98
+INT8_MIN_COSINE = 0.93
+# layers left in float32 in the int8 trunk (with the final average pool): the ones whose int8 rounding
+# moved the embedding most (TFLite's QuantizationDebugger, per-layer RMSE/scale); all int8, the embedding's
+# cosine to float32 fell to 0.97-0.98 on the reference photos and one of five changed its top-1
+INT8_FLOAT_LAYERS = ("stem_conv", "block1_", "block16_", "block17_", "head_conv")
 DEVICES = ("auto", "cpu", "gpu")
 FITS = ("crop", "squash")
 
@@ -175,6 +196,106 @@ def load_keras_model() -> Any:
     return keras.saving.load_model(keras_model_path(), compile=False)
 
 
+def calibration_frames() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped calibration frames (N, 224, 224, 3) uint8 RGB and a (N,) bool mask of the held-out
+    ones (used to check a conversion, never to calibrate it)."""
+    import cv2
+    from importlib import resources
+
+    ref = resources.files("mmvideo").joinpath("data", CALIBRATION_FILE)
+    with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
+        blob, offsets, check = z["jpeg"], z["offsets"], z["check"].astype(bool)
+    frames = np.stack([cv2.cvtColor(cv2.imdecode(blob[a:b], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                       for a, b in zip(offsets[:-1], offsets[1:])])
+    if frames.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or check.shape != (len(frames),):
+        raise SetupError(f"{CALIBRATION_FILE} is damaged (frames {frames.shape}): reinstall mmvideo")
+    return frames, check
+
+
+def classifier_head_path() -> Path:
+    """``derived/mobilenet_v2_head.npz``: the float32 classifier ``kernel`` (1280, 1000) and ``bias``
+    (1000,) of the Keras model (extracted once, so the int8 path never needs Keras at run time)."""
+    from mmvideo.models.store import atomic_write, derived_path, model_path
+
+    model_path(MODEL_NAME, WEIGHTS_FILE)
+    path = derived_path(MODEL_NAME, HEAD_FILE)
+    if not path.is_file():
+        kernel, bias = load_keras_model().get_layer("logits").get_weights()
+        with _BUILD_LOCK:
+            if not path.is_file():
+                with atomic_write(path) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.savez(fh, kernel=np.asarray(kernel, np.float32), bias=np.asarray(bias, np.float32))
+    return path
+
+
+def load_classifier_head() -> tuple[np.ndarray, np.ndarray]:
+    """(kernel (1280, 1000) float32, bias (1000,) float32) of the classifier (see :func:`classifier_head_path`)."""
+    with np.load(classifier_head_path(), allow_pickle=False) as z:
+        kernel, bias = z["kernel"], z["bias"]
+    if kernel.shape != (EMBEDDING_SIZE, NUM_CLASSES) or bias.shape != (NUM_CLASSES,):
+        raise SetupError(f"{classifier_head_path()} is damaged: delete it to rebuild it")
+    return kernel, bias
+
+
+def classify(embeddings: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Embeddings (N, 1280) float32 -> class probabilities (N, 1000) float32 (Dense + softmax, float32)."""
+    if embeddings.ndim != 2 or embeddings.shape[1] != kernel.shape[0]:
+        raise ParameterError(f"embeddings must have shape (N, {kernel.shape[0]}). "
+                             f"Received: shape={embeddings.shape}")
+    logits = embeddings.astype(np.float32, copy=False) @ kernel + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32, copy=False)
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of (N, D) arrays -> (N,) float in [-1, 1]."""
+    if a.shape != b.shape or a.ndim != 2:
+        raise ParameterError(f"a and b must be (N, D) of one shape. Received: {a.shape}, {b.shape}")
+    num = (a * b).sum(axis=1)
+    return num / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
+def int8_model_path() -> Path:
+    """The int8 trunk (image -> ``embedding``, float in/out), quantized on first use from the Keras model
+    with the shipped calibration frames and cached only if it passes the agreement check."""
+    from mmvideo.models.store import derived_path, model_path
+
+    model_path(MODEL_NAME, WEIGHTS_FILE)
+    path = derived_path(MODEL_NAME, INT8_FILE)
+    if not path.is_file():
+        model = load_keras_model()
+        with _BUILD_LOCK:
+            if not path.is_file():
+                _convert_int8(model, path)
+    return path
+
+
+def _convert_int8(model: Any, path: Path) -> None:
+    import keras
+
+    from mmvideo.encode.litert import LiteRTRunner, convert_keras_to_int8_tflite
+    from mmvideo.models.store import atomic_write
+
+    inp = keras.Input(shape=(INPUT_SIZE, INPUT_SIZE, 3), dtype="float32", name="image")
+    trunk = keras.Model(inp, model(inp)["embedding"], name="mobilenet_v2_trunk")
+    frames, check = calibration_frames()
+    calib = frames[~check].astype(np.float32)
+    held_out = frames[check].astype(np.float32)
+    with atomic_write(path) as tmp:
+        convert_keras_to_int8_tflite(trunk, tmp, calib, INT8_FLOAT_LAYERS)
+        runner = LiteRTRunner(tmp, num_threads=1)
+        got = np.concatenate([next(iter(runner.run(**{runner.input_names[0]: x[None]}).values()))
+                              for x in held_out])
+        ref = LiteRTRunner(tflite_model_path(), num_threads=1).run(image=held_out)
+        cos = cosine_similarity(got, ref["embedding"])
+        if np.median(cos) < INT8_MEDIAN_COSINE or cos.min() < INT8_MIN_COSINE:
+            raise SetupError(f"the int8 conversion of {MODEL_NAME} disagrees with float32 (embedding cosine "
+                             f"median {np.median(cos):.4f}, min {cos.min():.4f}; needs {INT8_MEDIAN_COSINE}, "
+                             f"{INT8_MIN_COSINE}): use backend='litert'")
+
+
 def gpu_available() -> bool:
     """True when the Keras backend sees a GPU; False without importing it when no GPU device node exists."""
     if not glob.glob("/dev/nvidia[0-9]*") and not os.path.exists("/dev/dxg"):
@@ -198,20 +319,21 @@ def gpu_available() -> bool:
 
 
 def resolve_backend(backend: str = "auto", device: str = "auto") -> str:
-    """"keras" or "litert" for the requested backend/device (auto: Keras on a GPU, else LiteRT)."""
+    """"keras", "litert-int8" or "litert" for the requested backend/device (auto: Keras on a GPU, else
+    LiteRT int8)."""
     if backend not in BACKENDS:
         raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
     if device not in DEVICES:
         raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
-    if backend == "litert" and device == "gpu":
-        raise ParameterError("the LiteRT backend runs on CPU only; use backend='keras' for device='gpu'")
+    if backend in LITERT_BACKENDS and device == "gpu":
+        raise ParameterError(f"the {backend} backend runs on CPU only; use backend='keras' for device='gpu'")
     if backend != "auto":
         return backend
     if device == "cpu":
-        return "litert"
+        return "litert-int8"
     if device == "gpu" or gpu_available():
         return "keras"
-    return "litert"
+    return "litert-int8"
 
 
 # ------------------------------------------------------------------------------------ encoder
@@ -219,8 +341,8 @@ def resolve_backend(backend: str = "auto", device: str = "auto") -> str:
 class ImageEncoder(Encoder):
     """MobileNetV2 (ImageNet): RGB frames -> 1280-d embeddings + 1000 class probabilities.
 
-    ``backend``: "litert" (CPU, XNNPACK; the default without a GPU), "keras" (TensorFlow/JAX/torch,
-    used on a GPU) or "auto". ``batch_size`` frames go through the model at a time. ``fit``: how frames
+    ``backend``: "litert-int8" (CPU: int8 trunk + float32 classifier, the default without a GPU),
+    "litert" (CPU, float32 throughout), "keras" (TensorFlow/JAX/torch, used on a GPU) or "auto". ``batch_size`` frames go through the model at a time. ``fit``: how frames
     that are not 224x224 are made so (see :func:`fit_frames`). ``num_threads`` for LiteRT (default:
     the cores this process may use). The model is loaded on the first ``encode``.
     """
@@ -236,7 +358,7 @@ class ImageEncoder(Encoder):
         if fit not in FITS:
             raise ParameterError(f"fit must be one of {FITS}. Received: fit={fit!r}")
         self.backend = resolve_backend(backend, device)
-        self.device = "cpu" if self.backend == "litert" else device
+        self.device = "cpu" if self.backend in LITERT_BACKENDS else device
         self.batch_size = batch_size
         self.fit = fit
         self.num_threads = num_threads
@@ -251,6 +373,8 @@ class ImageEncoder(Encoder):
 
                     runner = LiteRTRunner(tflite_model_path(), num_threads=self.num_threads)
                     self._run = lambda x: runner.run(image=x)
+                elif self.backend == "litert-int8":
+                    self._run = self._int8_runner()
                 else:
                     if self.device == "gpu" and not gpu_available():
                         raise SetupError("device='gpu' was asked for but Keras sees no GPU; use device='cpu'")
@@ -263,6 +387,22 @@ class ImageEncoder(Encoder):
 
                     self._run = run
             return self._run
+
+    def _int8_runner(self) -> Any:
+        from mmvideo.encode.litert import LiteRTRunner
+
+        path = int8_model_path()
+        kernel, bias = load_classifier_head()
+        runner = LiteRTRunner(path, num_threads=self.num_threads)
+        if len(runner.input_names) != 1 or len(runner.output_names) != 1:
+            raise SetupError(f"{path} is not the int8 trunk (one input, one output): delete it to rebuild it")
+        name, out_name = runner.input_names[0], runner.output_names[0]
+
+        def run(x: np.ndarray) -> dict[str, np.ndarray]:
+            emb = runner.run(**{name: x})[out_name]
+            return {"embedding": emb, "probabilities": classify(emb, kernel, bias)}
+
+        return run
 
     def encode(self, batch: Sequence[Any] | np.ndarray) -> EncoderOutput:
         """Frames uint8 or float32 RGB in [0, 255], shape (N, H, W, 3) (any H, W >= 8; see ``fit``) ->
@@ -284,7 +424,8 @@ class ImageEncoder(Encoder):
                              np.concatenate(probs).astype(np.float32, copy=False), names)
 
     def fingerprint(self) -> dict[str, str]:
-        """Model name and version, backend (LiteRT and Keras differ in the last digits) and fit policy."""
+        """Model name and version, backend (LiteRT float32 and Keras differ in the last digits, int8 in the
+        second) and fit policy."""
         from mmvideo.models.registry import get_spec
 
         return {"model": MODEL_NAME, "version": get_spec(MODEL_NAME).version, "backend": self.backend,
