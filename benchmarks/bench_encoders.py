@@ -56,7 +56,8 @@ def bench_image(batch_sizes: list[int], images: int, threads: int | None,
         for name in (n for n in best if n != "keras"):
             lt = best[name]
             print(f"best wall: keras {k[0]:.1f}/s (batch {k[2]}), {name} {lt[0]:.1f}/s (batch {lt[2]}): "
-                  f"{name} is {lt[0] / k[0]:.2f}x the keras baseline in wall time, {k[1] / lt[1]:.2f}x in CPU time")
+                  f"{name} is {lt[0] / k[0]:.2f}x the keras baseline in wall time, "
+                  f"{k[1] / lt[1]:.2f}x in CPU time")
     if "litert" in best and "litert-int8" in best:
         fl, q = best["litert"], best["litert-int8"]
         print(f"litert-int8 vs litert (float32), best of each: {q[0] / fl[0]:.2f}x the images/s, "

@@ -76,7 +76,8 @@ def collect(rng: np.random.Generator) -> tuple[list[np.ndarray], list[str]]:
     for clip in CLIPS:
         path = REPO / "samples" / clip
         for aspect in ASPECTS:
-            with iter_frames(path, probe(path), fps=2.0, size=(INPUT_SIZE, INPUT_SIZE), aspect=aspect) as stream:
+            size = (INPUT_SIZE, INPUT_SIZE)
+            with iter_frames(path, probe(path), fps=2.0, size=size, aspect=aspect) as stream:
                 for chunk in stream:
                     clip_frames += [(f"samples/{clip}:{t:.1f}s:{aspect}", f)
                                     for t, f in zip(chunk.timestamps.tolist(), chunk.frames)]
@@ -102,7 +103,8 @@ def main() -> None:
     check = np.arange(len(blobs)) % CHECK_EVERY == CHECK_EVERY - 1
     np.savez(OUT, jpeg=np.concatenate(blobs), offsets=offsets, sources=np.array([sources[i] for i in order]),
              check=check)
-    print(f"{OUT}: {len(blobs)} frames ({int(check.sum())} held out for the check), {OUT.stat().st_size} bytes")
+    print(f"{OUT}: {len(blobs)} frames ({int(check.sum())} held out for the check), "
+          f"{OUT.stat().st_size} bytes")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The image encoder: torchvision's ImageNet MobileNetV2, run by LiteRT on CPU (int8 or float32) or Keras (GPU).
+"""The image encoder: torchvision's ImageNet MobileNetV2, by LiteRT on CPU (int8 or float32) or Keras (GPU).
 
 ``ImageEncoder.encode(frames)`` takes RGB frames (N, H, W, 3) and returns a 1280-d embedding and 1000
 ImageNet class probabilities per frame. Frames that are not 224x224 are fitted first (see
@@ -12,9 +12,10 @@ The CPU default ("litert-int8") runs the convolutional trunk (image -> 1280-d em
 int8 by TFLite's post-training quantizer (float input and output; calibrated on the frames shipped in
 ``mmvideo/data/mobilenet_v2_calibration.npz``, see scripts/make_calibration_frames.py) and the classifier
 (Dense 1280 -> 1000 + softmax) in float32 numpy from the Keras model's weights, so scores stay smooth
-rather than int8 steps. It uses about half the CPU of the float32 model. Each conversion is checked
-against the float32 model on held-out frames (:data:`INT8_MIN_COSINE`, :data:`INT8_MAX_PROB_DIFF`) before
-it is cached (``derived/mobilenet_v2_trunk_int8.tflite`` + ``derived/mobilenet_v2_head.npz``).
+rather than int8 steps; the layers int8 hurts most stay float32 (:data:`INT8_FLOAT_LAYERS`). On one
+thread it takes ~6.5 CPU ms/frame against ~8.7 for float32. Each conversion (~15 s, once per machine) is
+checked against the float32 model on held-out frames (:data:`INT8_MEDIAN_COSINE`, :data:`INT8_MIN_COSINE`)
+before it is cached (``derived/mobilenet_v2_trunk_int8.tflite`` + ``derived/mobilenet_v2_head.npz``).
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def classifier_head_path() -> Path:
 
 
 def load_classifier_head() -> tuple[np.ndarray, np.ndarray]:
-    """(kernel (1280, 1000) float32, bias (1000,) float32) of the classifier (see :func:`classifier_head_path`)."""
+    """(kernel (1280, 1000) float32, bias (1000,) float32): the classifier (:func:`classifier_head_path`)."""
     with np.load(classifier_head_path(), allow_pickle=False) as z:
         kernel, bias = z["kernel"], z["bias"]
     if kernel.shape != (EMBEDDING_SIZE, NUM_CLASSES) or bias.shape != (NUM_CLASSES,):
@@ -268,13 +269,14 @@ def int8_model_path() -> Path:
     path = derived_path(MODEL_NAME, INT8_FILE)
     if not path.is_file():
         model = load_keras_model()
+        reference = tflite_model_path()  # before the lock: it may take it to convert
         with _BUILD_LOCK:
             if not path.is_file():
-                _convert_int8(model, path)
+                _convert_int8(model, path, reference)
     return path
 
 
-def _convert_int8(model: Any, path: Path) -> None:
+def _convert_int8(model: Any, path: Path, reference: Path) -> None:
     import keras
 
     from mmvideo.encode.litert import LiteRTRunner, convert_keras_to_int8_tflite
@@ -288,9 +290,8 @@ def _convert_int8(model: Any, path: Path) -> None:
     with atomic_write(path) as tmp:
         convert_keras_to_int8_tflite(trunk, tmp, calib, INT8_FLOAT_LAYERS)
         runner = LiteRTRunner(tmp, num_threads=1)
-        got = np.concatenate([next(iter(runner.run(**{runner.input_names[0]: x[None]}).values()))
-                              for x in held_out])
-        ref = LiteRTRunner(tflite_model_path(), num_threads=1).run(image=held_out)
+        got = runner.run(**{runner.input_names[0]: held_out})[runner.output_names[0]]
+        ref = LiteRTRunner(reference, num_threads=1).run(image=held_out)
         cos = cosine_similarity(got, ref["embedding"])
         if np.median(cos) < INT8_MEDIAN_COSINE or cos.min() < INT8_MIN_COSINE:
             raise SetupError(f"the int8 conversion of {MODEL_NAME} disagrees with float32 (embedding cosine "
@@ -344,8 +345,9 @@ class ImageEncoder(Encoder):
     """MobileNetV2 (ImageNet): RGB frames -> 1280-d embeddings + 1000 class probabilities.
 
     ``backend``: "litert-int8" (CPU: int8 trunk + float32 classifier, the default without a GPU),
-    "litert" (CPU, float32 throughout), "keras" (TensorFlow/JAX/torch, used on a GPU) or "auto". ``batch_size`` frames go through the model at a time. ``fit``: how frames
-    that are not 224x224 are made so (see :func:`fit_frames`). ``num_threads`` for LiteRT (default:
+    "litert" (CPU, float32 throughout), "keras" (TensorFlow/JAX/torch, used on a GPU) or "auto".
+    ``batch_size`` frames go through the model at a time. ``fit``: how frames that are not 224x224 are
+    made so (see :func:`fit_frames`). ``num_threads`` for LiteRT (default:
     the cores this process may use). The model is loaded on the first ``encode``.
     """
 
