@@ -32,6 +32,9 @@ class RunConfig:
     speech: bool = field(default=False, metadata={"result": True, "help": "speech-to-text (Whisper tiny.en)"})
     ocr: bool = field(default=False, metadata={"result": True, "help": "read on-screen text every few seconds"})
     faces: bool = field(default=True, metadata={"result": True, "help": "face evidence (BlazeFace)"})
+    image_backend: str = field(default="auto", metadata={"result": True,
+                                                          "help": "image encoder: auto (Keras on a GPU, else LiteRT "
+                                                                  "float32), litert, litert-int8 (less CPU) or keras"})
     # output
     format: str = field(default="parquet", metadata={"help": "jsonl, parquet or both"})
     modality_embeddings: bool = field(default=False, metadata={"result": True,

@@ -176,7 +176,7 @@ def test_encoder_arguments():
         resolve_backend("litert", "gpu")
     with pytest.raises(ParameterError, match="litert-int8 backend runs on CPU only"):
         resolve_backend("litert-int8", "gpu")
-    assert resolve_backend("auto", "cpu") == "litert-int8"
+    assert resolve_backend("auto", "cpu") == "litert"
     assert resolve_backend("auto", "gpu") == "keras"
     assert resolve_backend("litert", "cpu") == "litert"
 
@@ -257,7 +257,7 @@ def test_keras_and_litert_backends_agree(image_model, photos):
 
 def test_gpu_without_gpu_is_a_setup_error(image_model, monkeypatch):
     monkeypatch.setattr(image_mod, "gpu_available", lambda: False)
-    assert ImageEncoder().backend == "litert-int8"  # auto without a GPU
+    assert ImageEncoder().backend == "litert"  # auto without a GPU
     with pytest.raises(SetupError, match="Keras sees no GPU"):
         ImageEncoder(device="gpu").encode(np.zeros((1, 224, 224, 3), np.uint8))
 

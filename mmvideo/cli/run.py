@@ -41,6 +41,8 @@ def _opt_help(name: str) -> str:
 @click.option("--modality-embeddings", is_flag=True, default=False, help=help_text("modality_embeddings"))
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=default("device"), show_default=True,
               help=help_text("device"))
+@click.option("--image-backend", type=click.Choice(["auto", "litert", "litert-int8", "keras"]),
+              default=default("image_backend"), show_default=True, help=help_text("image_backend"))
 @click.option("--batch-size", type=click.IntRange(0, 1024), default=default("batch_size"), show_default=True,
               help=help_text("batch_size"))
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="seconds allowed per video")
@@ -53,7 +55,7 @@ def _opt_help(name: str) -> str:
               help="auto: progress bars on a terminal, plain lines otherwise")
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
 def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k, speech, ocr, faces,
-        modality_embeddings, device, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
+        modality_embeddings, device, image_backend, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
         quiet) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
     from mmvideo.fuse.vocab import load_labels
@@ -63,7 +65,8 @@ def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k
     vocab = tuple(load_labels(labels)) if labels else ()
     config = RunConfig(fps=fps, frame_size=frame_size, aspect=aspect, segment=segment, shots=shots, labels=vocab,
                        top_k=top_k, speech=speech, ocr=ocr, faces=faces, format=fmt,
-                       modality_embeddings=modality_embeddings, device=device, batch_size=batch_size,
+                       modality_embeddings=modality_embeddings, device=device, image_backend=image_backend,
+                       batch_size=batch_size,
                        timeout=timeout, retry_failed=retry_failed, max_runtime=max_runtime)
     reporter = make_reporter(log_format, quiet)
     command = "mmvideo " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -138,6 +138,12 @@ class Pipeline:
             return self._models
 
     def _load(self) -> _Models:
+        # numpy's BLAS threads spin after each call and steal the cores from decode and LiteRT (measured:
+        # a float head with `@` doubled the image encoder's CPU per frame); the pipeline's numpy is small.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+
         from mmvideo.encode.audio import AudioEncoder
         from mmvideo.encode.image import ImageEncoder
         from mmvideo.encode.text import TextEncoder
@@ -154,7 +160,7 @@ class Pipeline:
         threads = 1 if on_cpu else None
         batch = cfg.batch_size or (1 if on_cpu else 64)
         text = TextEncoder(device=cfg.device)
-        image = ImageEncoder(device=cfg.device, batch_size=batch, num_threads=threads)
+        image = ImageEncoder(backend=cfg.image_backend, device=cfg.device, batch_size=batch, num_threads=threads)
         audio = AudioEncoder(device=cfg.device, num_threads=threads)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
         tagger = ZeroShotTagger(text, vocab, image_classes=imagenet_class_names(),
