@@ -91,3 +91,19 @@ def test_max_runtime_leaves_the_rest_pending(tmp_path):
     src = _files(tmp_path / "in", ["a.mp4", "b.mp4", "c.mp4"])
     s = run_local([src], tmp_path / "out", RunConfig(max_runtime=0.0), FakeAnalyzer(), Reporter(quiet=True))
     assert s.stopped_early and s.pending == 3 and s.done == 0
+
+
+def test_a_full_disk_stops_the_run_with_a_setup_error(tmp_path, monkeypatch):
+    import errno
+
+    import mmvideo.engines.local as local
+    from mmvideo.errors import SetupError
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local, "write_video", full)
+    src = _files(tmp_path / "in", ["a.mp4"])
+    with pytest.raises(SetupError, match="cannot write results .No space left on device"):
+        run_local([src], tmp_path / "out", RunConfig(), FakeAnalyzer(), Reporter(quiet=True))
+    assert State(tmp_path / "out").counts() == {"done": 0, "failed": 0}  # nothing recorded as done

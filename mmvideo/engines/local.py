@@ -173,12 +173,20 @@ def _process(analyzer: Analyzer, video: VideoFile, config: RunConfig, out: Path,
     if _stat_key(video.path) != before:
         return "pending", "file changed while being read", 0.0
     record = replace(record, fingerprint=fp)
-    write_video(out, record, segments, formats, modality_embeddings=config.modality_embeddings)
+    _write(out, record, segments, formats, config.modality_embeddings)
     state.mark_done(video.content_id, video.path, fp, record.duration)
     return "done", None, float(record.duration or 0.0)
 
 
+def _write(out: Path, record: VideoRecord, segments, formats, modality_embeddings: bool = False) -> None:
+    """Write one video's parts; a full or unwritable disk stops the run (exit 2), it is no file's fault."""
+    try:
+        write_video(out, record, segments, formats, modality_embeddings=modality_embeddings)
+    except OSError as exc:
+        raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
+
+
 def _fail(video: VideoFile, fp: str, stage: str, error: str, out: Path, formats, state: State):
-    write_video(out, failed_record(video, fp, stage, error), [], formats)
+    _write(out, failed_record(video, fp, stage, error), [], formats)
     state.mark_failed(video.content_id, video.path, fp, stage, error)
     return "failed", error, 0.0
