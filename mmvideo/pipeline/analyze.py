@@ -188,11 +188,16 @@ class Pipeline:
 
         on_stage("audio")
         audio_result: dict = {}
-        audio_thread = threading.Thread(target=self._audio, args=(video.path, info, models, items, audio_result),
-                                        name="mmvideo-audio", daemon=True)
+        stop_audio = threading.Event()
+        audio_thread = threading.Thread(target=self._audio, name="mmvideo-audio", daemon=True,
+                                        args=(video.path, info, models, items, audio_result, stop_audio))
         audio_thread.start()
         on_stage("frames")
-        scores = self._frames(video.path, info, models, items, warnings)
+        try:
+            scores = self._frames(video.path, info, models, items, warnings)
+        except BaseException:
+            stop_audio.set()  # a failed or timed-out video must not leave its audio ffmpeg running
+            raise
         audio_thread.join()
         if "error" in audio_result:
             raise audio_result["error"]
@@ -284,7 +289,8 @@ class Pipeline:
             out[pick, 0], out[pick, 1] = counts, best
         return out
 
-    def _audio(self, path: str, info: MediaInfo, models: _Models, items: VideoItems, result: dict) -> None:
+    def _audio(self, path: str, info: MediaInfo, models: _Models, items: VideoItems, result: dict,
+               stop: threading.Event) -> None:
         """Audio thread: read chunks from ffmpeg; front end and YAMNet run in order on the audio model worker."""
         from mmvideo.encode.melspec import PatchStream
         from mmvideo.media.audio import iter_audio
@@ -311,6 +317,8 @@ class Pipeline:
                 return
             with stream:
                 for chunk in stream:
+                    if stop.is_set():
+                        return
                     queue.submit(encode, chunk.samples, chunk.start)
                 queue.submit(encode, None, 0.0)
                 queue.drain()
