@@ -27,7 +27,10 @@ class RunConfig:
     # tags
     labels: tuple[tuple[str, str], ...] = field(default=(), metadata={"result": True,
                                                                       "help": "tag vocabulary (label, description)"})
-    top_k: int = field(default=5, metadata={"result": True, "help": "tags per segment"})
+    top_k: int = field(default=5, metadata={"result": True, "help": "tags per segment (at most)"})
+    min_score: float = field(default=0.2, metadata={"result": True,
+                                                    "help": "leave out tags scoring below this (fused scores are "
+                                                            "at most 1, about 0 for an average tag; 0 keeps top-k)"})
     # opt-in extras
     speech: bool = field(default=False, metadata={"result": True, "help": "speech-to-text (Whisper tiny.en)"})
     ocr: bool = field(default=False, metadata={"result": True, "help": "read on-screen text every few seconds"})

@@ -133,3 +133,11 @@ def test_shot_segments_follow_the_cuts(real_models, samples_dir):
     # cuts at 2.4 s and 4.8 s (samples/README.md); sampled at 1 fps, each is placed between two samples
     assert len(starts) == 3 and starts[0] == 0.0
     assert starts[1] == pytest.approx(2.4, abs=0.5) and starts[2] == pytest.approx(4.8, abs=0.5)
+
+
+def test_min_score_zero_always_gives_top_k_tags(real_models, shared_media):
+    p = Pipeline(RunConfig(min_score=0.0, top_k=4))
+    # the silent creek: ImageNet is unsure (best class ~6 %), so the default 0.2 leaves it untagged
+    video, segs = _analyze(p, shared_media / "mdn" / "stream-of-water-audioless.webm")
+    assert segs and all(len(s.tags) == 4 for s in segs)
+    assert p.fingerprint != Pipeline(RunConfig()).fingerprint  # a result setting: reprocesses

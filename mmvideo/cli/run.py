@@ -35,6 +35,8 @@ def _opt_help(name: str) -> str:
                    "or a comma-separated list [default: the built-in everyday tags]")
 @click.option("--top-k", type=click.IntRange(1, 100), default=default("top_k"), show_default=True,
               help=help_text("top_k"))
+@click.option("--min-score", type=click.FloatRange(-10, 1), default=default("min_score"), show_default=True,
+              help=help_text("min_score"))
 @click.option("--speech/--no-speech", default=default("speech"), help=_opt_help("speech"))
 @click.option("--ocr/--no-ocr", default=default("ocr"), help=_opt_help("ocr"))
 @click.option("--faces/--no-faces", default=default("faces"), help=_opt_help("faces"))
@@ -54,7 +56,7 @@ def _opt_help(name: str) -> str:
 @click.option("--log-format", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True,
               help="auto: progress bars on a terminal, plain lines otherwise")
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
-def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k, speech, ocr, faces,
+def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k, min_score, speech, ocr, faces,
         modality_embeddings, device, image_backend, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
         quiet) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
@@ -64,7 +66,7 @@ def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k
 
     vocab = tuple(load_labels(labels)) if labels else ()
     config = RunConfig(fps=fps, frame_size=frame_size, aspect=aspect, segment=segment, shots=shots, labels=vocab,
-                       top_k=top_k, speech=speech, ocr=ocr, faces=faces, format=fmt,
+                       top_k=top_k, min_score=min_score, speech=speech, ocr=ocr, faces=faces, format=fmt,
                        modality_embeddings=modality_embeddings, device=device, image_backend=image_backend,
                        batch_size=batch_size,
                        timeout=timeout, retry_failed=retry_failed, max_runtime=max_runtime)

@@ -147,7 +147,7 @@ class Pipeline:
         from mmvideo.encode.audio import AudioEncoder
         from mmvideo.encode.image import ImageEncoder
         from mmvideo.encode.text import TextEncoder
-        from mmvideo.fuse.tagger import ZeroShotTagger
+        from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger
         from mmvideo.fuse.vocab import default_vocabulary
 
         cfg = self.config
@@ -164,7 +164,8 @@ class Pipeline:
         audio = AudioEncoder(device=cfg.device, num_threads=threads)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
         tagger = ZeroShotTagger(text, vocab, image_classes=imagenet_class_names(),
-                                audio_classes=audio.class_names, top_k=cfg.top_k)
+                                audio_classes=audio.class_names, top_k=cfg.top_k,
+                                settings=TaggerSettings(min_score=cfg.min_score))
         models = _Models(image=image, audio=audio, text=text, tagger=tagger)
         if cfg.faces:
             from mmvideo.extras.faces import FaceDetector
