@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -74,7 +74,3 @@ def default(name: str) -> Any:
 def help_text(name: str) -> str:
     """The help line of one RunConfig field."""
     return {f.name: f.metadata.get("help", "") for f in fields(RunConfig)}[name]
-
-
-def as_dict(config: RunConfig) -> dict[str, Any]:
-    return asdict(config)

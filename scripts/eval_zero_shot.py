@@ -58,58 +58,28 @@ QUERIES: dict[str, str] = {
 
 
 def evidence_of(path: Path, segment: float) -> list:
-    """Per-segment evidence of one clip, computed as the pipeline does."""
-    from mmvideo.encode.audio import AudioEncoder
-    from mmvideo.encode.image import ImageEncoder
-    from mmvideo.encode.melspec import PatchStream
-    from mmvideo.extras.faces import FaceDetector, face_summary
-    from mmvideo.media.audio import iter_audio
-    from mmvideo.media.frames import iter_frames
-    from mmvideo.media.probe import probe
-    from mmvideo.media.subtitles import read_subtitles
-    from mmvideo.pipeline.aggregate import VideoItems, aggregate
-    from mmvideo.pipeline.analyze import choose_text_track
-    from mmvideo.segment import fixed_segments
+    """Per-segment evidence of one clip, from the pipeline itself (``Pipeline.gather``)."""
+    from mmvideo.discover import discover
 
-    models = _models()
-    info = probe(path)
-    items = VideoItems.empty()
-    if info.video is not None:
-        with iter_frames(path, info, fps=1.0, size=(224, 224), aspect="squash", chunk_frames=16) as stream:
-            for chunk in stream:
-                out = models["image"].encode(chunk.frames)
-                items.frame_times.append(chunk.timestamps)
-                items.frame_probs.append(out.scores.astype(np.float32))
-                counts, best = face_summary(models["faces"](chunk.frames))
-                items.frame_faces.append(np.stack([counts.astype(np.float32), best], axis=1))
-    stream = iter_audio(path, info)
-    if stream is not None:
-        patcher = PatchStream()
-        with stream:
-            parts = [patcher.push(c.samples, c.start) for c in stream] + [patcher.finish()]
-        for patches, times in parts:
-            if len(patches):
-                items.patch_times.append(times)
-                items.patch_scores.append(models["audio"].encode(patches).scores.astype(np.float32))
-    items.cues = choose_text_track(read_subtitles(path, info))
-    ends = [info.duration or 0.0] + [float(t[-1]) + 1.0 for t in items.frame_times[-1:]] + \
-        [float(t[-1, 1]) for t in items.patch_times[-1:]]
-    return aggregate(items, fixed_segments(max(ends), segment))
+    return _pipeline(segment).gather(next(iter(discover([path])))).evidence
 
 
-_MODELS: dict = {}
+_PIPELINES: dict = {}
+
+
+def _pipeline(segment: float | None = None):
+    """The default pipeline with ``segment``-second windows (one per run: its models load once)."""
+    from mmvideo.config import RunConfig
+    from mmvideo.pipeline.analyze import Pipeline
+
+    if not _PIPELINES:
+        _PIPELINES["run"] = Pipeline(RunConfig(segment=segment or RunConfig().segment))
+    return _PIPELINES["run"]
 
 
 def _models() -> dict:
-    if not _MODELS:
-        from mmvideo.encode.audio import AudioEncoder
-        from mmvideo.encode.image import ImageEncoder
-        from mmvideo.encode.text import TextEncoder
-        from mmvideo.extras.faces import FaceDetector
-
-        _MODELS.update(image=ImageEncoder(device="cpu"), audio=AudioEncoder(device="cpu"),
-                       text=TextEncoder(device="cpu"), faces=FaceDetector())
-    return _MODELS
+    m = _pipeline().models()
+    return {"image": m.image, "audio": m.audio, "text": m.text, "faces": m.faces}
 
 
 def settings_variants():

@@ -19,7 +19,6 @@ import pytest
 from mmvideo.discover import discover
 from mmvideo.engines.local import run_local
 from mmvideo.progress import Reporter
-from mmvideo.state import State
 from mmvideo.write.read import read_table
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ import sys
 import click
 
 from mmvideo.config import RunConfig, default, help_text
-from mmvideo.errors import EXIT_USAGE
 
 
 def _opt_help(name: str) -> str:

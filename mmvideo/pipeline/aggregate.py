@@ -50,7 +50,7 @@ class VideoItems:
         return cls([], [], [], [], [], [], [], [])
 
 
-def _cat(parts: list[np.ndarray], width: int | None = None) -> np.ndarray | None:
+def _cat(parts: list[np.ndarray]) -> np.ndarray | None:
     if not parts:
         return None
     return np.concatenate(parts, axis=0)

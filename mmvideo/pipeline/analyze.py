@@ -64,17 +64,6 @@ def check_models(names: list[str]) -> None:
                          f"{' '.join(missing)}`")
 
 
-def cnn_device_is_cpu(device: str) -> bool:
-    """True when the CNNs will run on the CPU (LiteRT): device "cpu", or "auto" without a GPU."""
-    if device == "cpu":
-        return True
-    if device == "gpu":
-        return False
-    from mmvideo.encode.image import gpu_available
-
-    return not gpu_available()
-
-
 def choose_text_track(tracks: list[SubtitleTrack]) -> list[Cue]:
     """The cues of one subtitle track: a sidecar before an embedded one, English before others."""
     usable = [t for t in tracks if t.cues and not t.skipped]
@@ -99,6 +88,17 @@ def video_tag_coverage(records: list[SegmentRecord], duration: float, top: int =
     ranked = sorted(seconds, key=lambda k: (-seconds[k], -best[k]))[:top]
     total = duration if duration and duration > 0 else sum(r.end - r.start for r in records) or 1.0
     return tuple(TagCoverage(k, seconds[k], min(1.0, seconds[k] / total), best[k]) for k in ranked)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """One video up to fusion: what probing found, its duration and per-segment evidence."""
+
+    info: MediaInfo
+    duration: float
+    evidence: list[SegmentEvidence]
+    subtitle_tracks: int
+    warnings: list[str]
 
 
 @dataclass
@@ -151,12 +151,12 @@ class Pipeline:
         from mmvideo.fuse.vocab import default_vocabulary
 
         cfg = self.config
-        from mmvideo.encode.image import imagenet_class_names
+        from mmvideo.encode.image import imagenet_class_names, resolve_backend
 
         # Decode (ffmpeg), frames and audio already run side by side, so each LiteRT interpreter gets one
         # thread: XNNPACK's own threads would only compete for the same two cores (MobileNetV2 measured
         # 8.3 CPU ms/image on one thread against 10.8 on two).
-        on_cpu = cnn_device_is_cpu(cfg.device)
+        on_cpu = resolve_backend(cfg.image_backend, cfg.device) != "keras"  # LiteRT: the CPU path
         threads = 1 if on_cpu else None
         batch = cfg.batch_size or (1 if on_cpu else 64)
         text = TextEncoder(device=cfg.device)
@@ -180,6 +180,20 @@ class Pipeline:
     # -- one video ------------------------------------------------------------------------------------
     def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> tuple[VideoRecord,
                                                                                    list[SegmentRecord]]:
+        gathered = self.gather(video, on_stage)
+        on_stage("fuse")
+        records = self._fuse(video, gathered.evidence)
+        info, duration = gathered.info, gathered.duration
+        record = VideoRecord(
+            video_id=video.content_id, path=video.path, status="done", fingerprint=self.fingerprint,
+            duration=duration, container=info.container, has_video=info.video is not None,
+            has_audio=bool(info.audio), subtitle_tracks=gathered.subtitle_tracks,
+            segments=len(records), warnings=tuple(dict.fromkeys(gathered.warnings)),
+            top_tags=video_tag_coverage(records, duration), processed_at=utc_now())
+        return record, records
+
+    def gather(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> Gathered:
+        """Every stage before fusion: probe, demux, encode, segment, aggregate (also what evaluations use)."""
         cfg = self.config
         on_stage("probe")
         info = probe(video.path)
@@ -221,16 +235,8 @@ class Pipeline:
         duration = self._duration(info, items)
         on_stage("segment")
         segments = self._segments(duration, items, scores)
-        evidence = aggregate(items, segments)
-        on_stage("fuse")
-        records = self._fuse(video, evidence)
-        record = VideoRecord(
-            video_id=video.content_id, path=video.path, status="done", fingerprint=self.fingerprint,
-            duration=duration, container=info.container, has_video=info.video is not None,
-            has_audio=bool(info.audio), subtitle_tracks=sum(1 for t in tracks if t.cues),
-            segments=len(records), warnings=tuple(dict.fromkeys(warnings)),
-            top_tags=video_tag_coverage(records, duration), processed_at=utc_now())
-        return record, records
+        return Gathered(info=info, duration=duration, evidence=aggregate(items, segments),
+                        subtitle_tracks=sum(1 for t in tracks if t.cues), warnings=warnings)
 
     def _frames(self, path: str, info: MediaInfo, models: _Models, items: VideoItems,
                 warnings: list[str]) -> list[np.ndarray]:

@@ -25,7 +25,6 @@ from mmvideo.records import SegmentRecord, VideoRecord
 from mmvideo.write.schema import VIDEO_SCHEMA, segment_row, segment_schema, video_row
 
 FORMATS = ("jsonl", "parquet")
-TABLES = ("segments", "videos")
 EXTENSIONS = {"parquet": ".parquet", "jsonl": ".jsonl"}
 
 
@@ -90,10 +89,3 @@ def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequen
             raise ParameterError(f"unknown format. Received: format={fmt!r}")
         written += [seg_path, vid_path]
     return written
-
-
-def remove_video(out_dir: os.PathLike | str, video_id: str) -> None:
-    """Delete every part of one video (e.g. before reprocessing with a failed result)."""
-    for fmt in FORMATS:
-        for table in TABLES:
-            part_path(out_dir, fmt, table, video_id).unlink(missing_ok=True)
