@@ -1,4 +1,4 @@
-"""YAMNet's log-mel front end in numpy: 16 kHz mono samples -> (P, 96, 64) log-mel patches.
+"""YAMNet's log-mel front end in numpy (scipy.fft, float32): 16 kHz mono samples -> (P, 96, 64) log-mel patches.
 
 Matches ``features.py`` / ``params.py`` of tensorflow/models ``research/audioset/yamnet``: periodic Hann
 window of 400 samples (25 ms), hop 160 (10 ms), FFT length 512, magnitude spectrogram, 64 mel bands over
@@ -78,23 +78,48 @@ def mel_weight_matrix(num_mel_bins: int = MEL_BANDS, num_spectrogram_bins: int =
 @functools.lru_cache(maxsize=1)
 def _periodic_hann() -> np.ndarray:
     n = np.arange(WINDOW_SAMPLES)
-    win = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / WINDOW_SAMPLES)
+    win = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / WINDOW_SAMPLES)).astype(np.float32)
     win.flags.writeable = False
     return win
 
 
+@functools.lru_cache(maxsize=1)
+def _mel_weights_f32() -> np.ndarray:
+    weights = mel_weight_matrix().astype(np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+#: analysis frames transformed at a time: keeps the STFT's buffers in cache whatever the chunk length
+_BLOCK_FRAMES = 512
+
+
 def log_mel_spectrogram(samples: np.ndarray) -> np.ndarray:
     """(F, 64) float32 log-mel frames of ``samples`` ((n,) float32, 16 kHz), ``F = 1 + (n - 400) // 160``
-    (0 when ``n < 400``): only whole analysis windows, no padding (the caller pads)."""
+    (0 when ``n < 400``): only whole analysis windows, no padding (the caller pads).
+
+    Computed in float32 like the tf.signal reference (within 2e-5 of it), in blocks of frames through
+    ``scipy.fft`` (single precision; numpy's FFT works in float64): ~0.9 s of CPU per audio-hour against
+    ~1.8 s for float64 numpy, more with an hour's page faults when chunks are long.
+    """
+    import scipy.fft
+
     check_samples(samples)
     n_frames = 0 if samples.shape[0] < WINDOW_SAMPLES else 1 + (samples.shape[0] - WINDOW_SAMPLES) // HOP_SAMPLES
+    out = np.empty((n_frames, MEL_BANDS), np.float32)
     if n_frames == 0:
-        return np.zeros((0, MEL_BANDS), np.float32)
+        return out
     frames = np.lib.stride_tricks.sliding_window_view(samples, WINDOW_SAMPLES)[::HOP_SAMPLES][:n_frames]
-    windowed = frames.astype(np.float64) * _periodic_hann()
-    magnitude = np.abs(np.fft.rfft(windowed, n=FFT_LENGTH, axis=-1))  # (F, 257)
-    mel = magnitude @ mel_weight_matrix()
-    return np.log(mel + LOG_OFFSET).astype(np.float32)
+    window, weights = _periodic_hann(), _mel_weights_f32()
+    buffer = np.zeros((min(_BLOCK_FRAMES, n_frames), FFT_LENGTH), np.float32)  # zero tail = FFT padding
+    for lo in range(0, n_frames, _BLOCK_FRAMES):
+        block = frames[lo:lo + _BLOCK_FRAMES]
+        m = block.shape[0]
+        np.multiply(block, window, out=buffer[:m, :WINDOW_SAMPLES])
+        magnitude = np.abs(scipy.fft.rfft(buffer[:m], axis=-1))  # (m, 257) float32
+        np.matmul(magnitude, weights, out=out[lo:lo + m])
+    out += np.float32(LOG_OFFSET)
+    return np.log(out, out=out)
 
 
 def num_patches(num_samples: int) -> int:
