@@ -1,8 +1,8 @@
 """Encoder throughput on this machine: images/s per backend and batch size, and what a video-hour costs.
 
 Image part: MobileNetV2 through ``ImageEncoder`` with the Keras backend (the baseline, what a GPU would
-run), LiteRT/XNNPACK float32 ("litert") and LiteRT int8 trunk + float32 classifier ("litert-int8", the CPU
-default), batch sizes 1, 8, 32, 64, on 224x224 frames; then each LiteRT backend from 1280x720 frames
+run), LiteRT/XNNPACK float32 ("litert", the CPU default) and LiteRT int8 trunk + float32 classifier
+("litert-int8", opt-in), batch sizes 1, 8, 32, 64, on 224x224 frames; then each LiteRT backend from 1280x720 frames
 (crop + INTER_AREA resize included) to price a 1 fps 720p video-hour (3600 frames).
 
 Run: ``python benchmarks/bench_encoders.py [--batch-sizes 1 8 32 64] [--images 128] [--threads N]

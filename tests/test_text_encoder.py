@@ -1,4 +1,5 @@
-"""Text encoder: the Keras all-MiniLM-L6-v2 port against an independent torch reference, real weights.
+"""Text encoder: the Keras all-MiniLM-L6-v2 port and its LiteRT conversion (the CPU default) against an
+independent torch reference, real weights. The known-answer tests run on both backends.
 
 tests/data/minilm_reference.json comes from scripts/make_minilm_reference.py (a plain-torch float64 BERT
 forward, no sentence-transformers). Tolerance for the port: every component within 1e-5 of the reference and
@@ -41,11 +42,11 @@ def model_dir() -> Path:
         return store.model_path(MODEL_NAME, MODEL_FILES[0]).parent
 
 
-@pytest.fixture(scope="module")
-def encoder(model_dir: Path):
+@pytest.fixture(scope="module", params=["litert", "keras"])
+def encoder(model_dir: Path, request):
     from mmvideo.encode.text import TextEncoder
 
-    return TextEncoder(device="cpu")
+    return TextEncoder(device="cpu", backend=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +133,13 @@ def test_padding_is_masked(encoder, reference) -> None:
     width = 64
     input_ids = np.zeros((1, width), np.int32)
     input_ids[0, :len(ids)] = ids
-    unmasked = encoder.model.predict_on_batch({"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
-                                               "token_type_ids": np.zeros_like(input_ids)})[0]
+    unmasked = encoder._run({"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),
+                             "token_type_ids": np.zeros_like(input_ids)})[0]
     assert np.abs(unmasked - alone).max() > 1e-2
     masked = np.zeros_like(input_ids)
     masked[0, :len(ids)] = 1
-    padded = encoder.model.predict_on_batch({"input_ids": input_ids, "attention_mask": masked,
-                                             "token_type_ids": np.zeros_like(input_ids)})[0]
+    padded = encoder._run({"input_ids": input_ids, "attention_mask": masked,
+                           "token_type_ids": np.zeros_like(input_ids)})[0]
     np.testing.assert_allclose(padded, alone, atol=BATCH_ATOL, rtol=0)
 
 
@@ -210,7 +211,29 @@ def test_missing_model_files_is_a_setup_error(tmp_path: Path) -> None:
 
 def test_fingerprint(encoder) -> None:
     fp = encoder.fingerprint()
-    assert fp["model"] == "all_minilm_l6_v2" and fp["max_length"] == "256" and fp["backend"]
+    assert fp["model"] == "all_minilm_l6_v2" and fp["max_length"] == "256"
+    assert fp["backend"] == ("litert" if encoder.backend == "litert" else "tensorflow")
+
+
+def test_cpu_default_is_the_cached_litert_conversion(model_dir: Path) -> None:
+    from mmvideo.encode.text import TFLITE_FILE, TextEncoder
+
+    enc = TextEncoder(device="cpu")
+    assert enc.backend == "litert" and enc.model is None  # no Keras model built once converted
+    assert (model_dir / "derived" / TFLITE_FILE).is_file()
+    with pytest.raises(ParameterError, match="backend must be one of"):
+        TextEncoder(device="cpu", backend="onnx")
+    with pytest.raises(ParameterError, match="runs on the CPU"):
+        TextEncoder(device="gpu", backend="litert")
+
+
+def test_litert_and_keras_backends_agree(reference) -> None:
+    from mmvideo.encode.text import TextEncoder
+
+    texts = [s["text"] for s in reference["sentences"]] + [DOG, PUPPY, STOCKS, ""]
+    lite = TextEncoder(device="cpu", backend="litert", cache_size=0).encode(texts).embeddings
+    ker = TextEncoder(device="cpu", backend="keras", cache_size=0).encode(texts).embeddings
+    np.testing.assert_allclose(lite, ker, atol=1e-6, rtol=0)  # measured: ~2.6e-7
 
 
 # --------------------------------------------------------------------------------- keras layers
@@ -284,17 +307,20 @@ import json, sys, numpy as np, keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from mmvideo.encode.text import TextEncoder
 texts = json.loads(sys.argv[1])
-np.save(sys.argv[2], TextEncoder(device="cpu").encode(texts).embeddings)
+np.save(sys.argv[2], TextEncoder(device="cpu", backend="keras").encode(texts).embeddings)
 """
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax (optional Keras backend) not installed")
-def test_jax_backend_gives_the_same_vectors(encoder, reference, tmp_path: Path) -> None:
+def test_jax_backend_gives_the_same_vectors(model_dir, reference, tmp_path: Path) -> None:
+    from mmvideo.encode.text import TextEncoder
+
     texts = [s["text"] for s in reference["sentences"]] + [DOG, PUPPY]
     out = tmp_path / "jax.npy"
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", _JAX_SCRIPT, json.dumps(texts), str(out)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    np.testing.assert_allclose(np.load(out), encoder.encode(texts).embeddings, atol=BATCH_ATOL, rtol=0)
+    tensorflow = TextEncoder(device="cpu", backend="keras").encode(texts).embeddings
+    np.testing.assert_allclose(np.load(out), tensorflow, atol=BATCH_ATOL, rtol=0)

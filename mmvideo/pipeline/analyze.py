@@ -153,13 +153,13 @@ class Pipeline:
         cfg = self.config
         from mmvideo.encode.image import imagenet_class_names, resolve_backend
 
-        # Decode (ffmpeg), frames and audio already run side by side, so each LiteRT interpreter gets one
-        # thread: XNNPACK's own threads would only compete for the same two cores (MobileNetV2 measured
-        # 8.3 CPU ms/image on one thread against 10.8 on two).
+        # Decode (ffmpeg), frames and audio already run side by side, so each LiteRT interpreter (MiniLM's
+        # too) gets one thread: XNNPACK's own threads would only compete for the same two cores
+        # (MobileNetV2 measured 8.3 CPU ms/image on one thread against 10.8 on two).
         on_cpu = resolve_backend(cfg.image_backend, cfg.device) != "keras"  # LiteRT: the CPU path
         threads = 1 if on_cpu else None
         batch = cfg.batch_size or (1 if on_cpu else 64)
-        text = TextEncoder(device=cfg.device)
+        text = TextEncoder(device=cfg.device, num_threads=threads)
         image = ImageEncoder(backend=cfg.image_backend, device=cfg.device, batch_size=batch, num_threads=threads)
         audio = AudioEncoder(device=cfg.device, num_threads=threads)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
