@@ -8,7 +8,7 @@ Goal (encoders issue): image + audio encoders together under 15% of the demux ti
 Per-backend, per-batch-size throughput tables: bench_encoders.py, bench_audio_encoder.py,
 bench_text_encoder.py, bench_extras.py.
 
-    .venv/bin/python benchmarks/bench_encoder_share.py [--quick]
+    .venv/bin/python benchmarks/bench_encoder_share.py [--quick] [--image-backend litert-int8]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main() -> None:
     # batch 1 is the image encoder's fastest LiteRT setting here (215 vs 141-184 images/s at batch 32-64: the
     # larger batches' activations fall out of cache) and what the pipeline runs
     ap.add_argument("--batch-size", type=int, default=1, help="image and face batch size (default 1)")
+    ap.add_argument("--image-backend", default="auto", help="auto (LiteRT float32 on a CPU) or litert-int8")
     args = ap.parse_args()
     clip = make_speed_clip(30 if args.quick else 180)
     info = probe(clip)
@@ -47,7 +48,7 @@ def main() -> None:
     from mmvideo.encode.text import TextEncoder
     from mmvideo.extras.faces import FaceDetector
 
-    image, audio, text, faces = ImageEncoder(batch_size=args.batch_size), AudioEncoder(), TextEncoder(), FaceDetector()
+    image, audio, text, faces = ImageEncoder(backend=args.image_backend, batch_size=args.batch_size), AudioEncoder(), TextEncoder(), FaceDetector()
     frames = np.concatenate([c.frames for c in iter_frames(clip, info)])
     samples = np.concatenate([c.samples for c in iter_audio(clip, info)])
     cues = [f"subtitle line number {i}: they walk along the river and talk about the weather" for i in range(40)]
@@ -76,7 +77,7 @@ def main() -> None:
     texts = [cues[i % len(cues)] + f" ({i})" for i in range(n_cues)]
     with Timer() as t_txt:
         text.encode(texts)
-    rows.append(("text: MiniLM, a cue every 3 s", t_txt, n_cues))
+    rows.append((f"text: MiniLM {text.backend}, a cue every 3 s", t_txt, n_cues))
 
     print(f"clip: {clip.name}, {info.duration:.0f} s at 1 fps -> {len(frames)} frames, {len(patches)} audio patches")
     print(f"{'stage':<44} {'items/s':>9} {'wall s/video-h':>15} {'CPU s/video-h':>14} {'share of demux':>15}")

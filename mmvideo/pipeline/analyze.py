@@ -134,7 +134,10 @@ class Pipeline:
         with self._lock:
             if self._models is None:
                 check_models(self.models_needed)
-                self._models = self._load()
+                from mmvideo.native_stderr import native_stderr_captured
+
+                with native_stderr_captured():  # TensorFlow's and LiteRT's start-up lines
+                    self._models = self._load()
             return self._models
 
     def _load(self) -> _Models:
