@@ -68,7 +68,7 @@ def main() -> None:
         patches = np.concatenate([patches, tail])
         for i in range(0, len(patches), 64):
             audio.encode(patches[i:i + 64])
-    rows.append((f"audio: YAMNet front end + {audio.backend}, batch 64", t_aud, len(patches)))
+    rows.append((f"audio: YAMNet front end + {audio.backend}, batch {audio.batch_size}", t_aud, len(patches)))
     with Timer() as t_face:
         for i in range(0, len(frames), args.batch_size):
             faces(frames[i:i + args.batch_size])

@@ -107,25 +107,25 @@ class AudioEncoder(Encoder):
     embedding_size = EMBEDDING_SIZE
 
     def __init__(self, model_dir: Path | str | None = None, *, backend: str = "auto", device: str = "auto",
-                 batch_size: int = 64, num_threads: int | None = None) -> None:
+                 batch_size: int | None = None, num_threads: int | None = None) -> None:
         """Load (converting on first use) the model.
 
         model_dir: a folder with ``MODEL_FILES`` (conversions go to its ``derived/``); default: the verified
         files in the mmvideo model cache (``SetupError`` naming ``mmvideo models fetch yamnet`` when
         absent). backend: "litert" (CPU, the fast path), "keras" (any Keras backend, CPU or GPU) or "auto"
         (keras on a GPU when one is asked for or seen, else litert). device: "auto", "cpu" or "gpu".
-        batch_size: patches per model call (memory bound). num_threads: LiteRT threads (default: the CPUs
+        batch_size: patches per model call (default: 16 on LiteRT, whose single thread measured 1.42 CPU ms
+        per patch at 16 against 1.59 at 64, as the activations stay in cache; 64 on Keras). num_threads: LiteRT threads (default: the CPUs
         this process may use).
         """
         if backend not in BACKENDS:
             raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
         if device not in DEVICES:
             raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ParameterError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         if backend == "litert" and device == "gpu":
             raise ParameterError("the litert backend runs on the CPU; use backend='keras' for device='gpu'")
-        self.batch_size = batch_size
         files, self._derived = _model_files(model_dir)
         self._files = files
         self.class_names = load_class_names(files["yamnet_class_map.csv"])
@@ -144,6 +144,7 @@ class AudioEncoder(Encoder):
                 self.backend, self.device = "litert", "cpu"
             else:
                 self.backend, self.device = "keras", keras_device
+        self.batch_size = batch_size or (16 if self.backend == "litert" else 64)
         if self.backend == "litert":
             from mmvideo.encode.litert import LiteRTRunner
 
