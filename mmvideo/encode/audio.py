@@ -65,21 +65,6 @@ def load_class_names(path: Path) -> tuple[str, ...]:
     return names
 
 
-def _model_files(model_dir: Path | str | None) -> tuple[dict[str, Path], Path]:
-    """The model's files and the folder for converted forms: the verified cache (and its ``derived/``)
-    by default, else ``model_dir`` (and ``model_dir/derived``)."""
-    if model_dir is None:
-        from mmvideo.models.store import derived_path, model_path
-
-        return {f: model_path(MODEL_NAME, f) for f in MODEL_FILES}, derived_path(MODEL_NAME, TFLITE_FILE).parent
-    folder = Path(model_dir)
-    paths = {f: folder / f for f in MODEL_FILES}
-    missing = [f for f, p in paths.items() if not p.is_file()]
-    if missing:
-        raise SetupError(f"{folder}: missing {', '.join(missing)} of model {MODEL_NAME!r}")
-    return paths, folder / "derived"
-
-
 def check_patches(patches: Any) -> np.ndarray:
     """Validate a batch of log-mel patches: (N, 96, 64) float32, finite (``ParameterError`` otherwise)."""
     if not isinstance(patches, np.ndarray):
@@ -126,7 +111,9 @@ class AudioEncoder(Encoder):
             raise ParameterError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         if backend == "litert" and device == "gpu":
             raise ParameterError("the litert backend runs on the CPU; use backend='keras' for device='gpu'")
-        files, self._derived = _model_files(model_dir)
+        from mmvideo.models.store import model_files
+
+        files, self._derived = model_files(MODEL_NAME, MODEL_FILES, model_dir)
         self._files = files
         self.class_names = load_class_names(files["yamnet_class_map.csv"])
         self._lock = threading.Lock()

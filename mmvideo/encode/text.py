@@ -39,21 +39,6 @@ _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shape
 _BATCH_DEFAULTS = {"cpu": (64, 512), "gpu": (256, 16384)}
 
 
-def _model_files(model_dir: Path | str | None) -> tuple[dict[str, Path], Path]:
-    """The model's files and the folder for converted forms: the verified cache (and its ``derived/``)
-    by default, else ``model_dir`` (and ``model_dir/derived``)."""
-    if model_dir is None:
-        from mmvideo.models.store import derived_path, model_path
-
-        return {f: model_path(MODEL_NAME, f) for f in MODEL_FILES}, derived_path(MODEL_NAME, TFLITE_FILE).parent
-    folder = Path(model_dir)
-    paths = {f: folder / f for f in MODEL_FILES}
-    missing = [f for f, p in paths.items() if not p.is_file()]
-    if missing:
-        raise SetupError(f"{folder}: missing {', '.join(missing)} of model {MODEL_NAME!r}")
-    return paths, folder / "derived"
-
-
 def resolve_device(device: str) -> str:
     """Keras device name for ``device`` ("auto": the first GPU if Keras sees one, else the CPU)."""
     if device not in DEVICES:
@@ -140,7 +125,9 @@ class TextEncoder(Encoder):
         self.cache_hits = 0
         self.cache_misses = 0
 
-        files, self._derived = _model_files(model_dir)
+        from mmvideo.models.store import model_files
+
+        files, self._derived = model_files(MODEL_NAME, MODEL_FILES, model_dir)
         self._files = files
         from tokenizers import Tokenizer
 
@@ -184,7 +171,6 @@ class TextEncoder(Encoder):
         if not path.is_file():
             from mmvideo.encode.litert import convert_keras_to_tflite
 
-            self._derived.mkdir(parents=True, exist_ok=True)
             convert_keras_to_tflite(self._keras_model(), path)
         return path
 

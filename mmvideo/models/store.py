@@ -98,6 +98,22 @@ def derived_path(name: str, filename: str) -> Path:
     return folder / filename
 
 
+def model_files(name: str, filenames: Sequence[str],
+                folder: os.PathLike | str | None = None) -> tuple[dict[str, Path], Path]:
+    """An encoder's files and the folder for its converted forms: verified files from the cache (and its
+    ``derived/``) by default, else the user's ``folder`` (and ``folder/derived``); ``SetupError`` naming
+    what is missing (and, for the cache, the fetch command)."""
+    if folder is None:
+        paths = {f: model_path(name, f) for f in filenames}
+        return paths, model_dir(name) / "derived"
+    folder = Path(folder)
+    paths = {f: folder / f for f in filenames}
+    missing = [f for f, p in paths.items() if not p.is_file()]
+    if missing:
+        raise SetupError(f"{folder}: missing {', '.join(missing)} of model {name!r}")
+    return paths, folder / "derived"
+
+
 def is_installed(name: str) -> bool:
     """True when every file of model ``name`` is in the cache with its pinned size (no hashing)."""
     spec = get_spec(name)
