@@ -227,6 +227,16 @@ def test_cpu_default_is_the_cached_litert_conversion(model_dir: Path) -> None:
         TextEncoder(device="gpu", backend="litert")
 
 
+def test_unreadable_conversion_is_one_clear_setup_error(tmp_path: Path) -> None:
+    from mmvideo.encode.litert import LiteRTRunner
+    from mmvideo.encode.text import TFLITE_FILE
+
+    broken = tmp_path / TFLITE_FILE
+    broken.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(992))  # a flatbuffer header, then nothing
+    with pytest.raises(SetupError, match="not a readable LiteRT model.*delete it"):
+        LiteRTRunner(broken)
+
+
 def test_litert_and_keras_backends_agree(reference) -> None:
     from mmvideo.encode.text import TextEncoder
 

@@ -117,7 +117,11 @@ class LiteRTRunner:
         self.num_threads = int(num_threads) if num_threads else default_threads()
         self.fixed_batch = fixed_batch
         # the default op resolver applies the XNNPACK delegate to float models
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+        try:
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+        except (ValueError, RuntimeError) as exc:  # truncated or foreign file: LiteRT says only "not valid"
+            raise SetupError(f"{self.path} is not a readable LiteRT model ({str(exc).strip()}); delete it and "
+                             "mmvideo converts it again") from exc
         signatures = self._interpreter.get_signature_list()
         if not signatures:
             raise SetupError(f"{self.path}: the model has no signature to run")
