@@ -227,6 +227,22 @@ def test_cpu_default_is_the_cached_litert_conversion(model_dir: Path) -> None:
         TextEncoder(device="gpu", backend="litert")
 
 
+def test_cpu_path_never_imports_keras_once_converted(model_dir: Path) -> None:
+    """`mmvideo search` and other CPU text users skip TensorFlow's start-up (~4 s) and its log lines."""
+    from mmvideo.encode.devices import gpu_device_node_present
+    from mmvideo.encode.text import TextEncoder
+
+    TextEncoder(device="cpu")  # converts once if needed
+    device = "cpu" if gpu_device_node_present() else "auto"  # "auto" may rightly pick Keras on a GPU
+    script = ("import sys; from mmvideo.encode.text import TextEncoder; "
+              f"v = TextEncoder(device={device!r}).encode(['a dog']).embeddings; "
+              "assert v.shape == (1, 384), v.shape; "
+              "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
+
+
 def test_unreadable_conversion_is_one_clear_setup_error(tmp_path: Path) -> None:
     from mmvideo.encode.litert import LiteRTRunner
     from mmvideo.encode.text import TFLITE_FILE

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
+from mmvideo.encode.devices import resolve_device
 from mmvideo.encode.melspec import (
     MEL_BANDS,
     PATCH_FRAMES,
@@ -123,8 +124,6 @@ class AudioEncoder(Encoder):
         if backend == "litert" or (backend == "auto" and device == "cpu"):
             self.backend, self.device = "litert", "cpu"
         else:
-            from mmvideo.encode.text import resolve_device
-
             keras_device = resolve_device(device)
             on_gpu = not keras_device.lower().startswith("cpu")
             if backend == "auto" and not on_gpu:

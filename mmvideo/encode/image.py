@@ -24,8 +24,6 @@ on about half of 30 frames from ../shared/media, and end to end it gained less t
 from __future__ import annotations
 
 import functools
-import glob
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
+from mmvideo.encode.devices import DEVICES, gpu_available
 from mmvideo.errors import ParameterError, SetupError
 
 MODEL_NAME = "mobilenet_v2"
@@ -58,7 +57,6 @@ INT8_MIN_COSINE = 0.93
 # moved the embedding most (TFLite's QuantizationDebugger, per-layer RMSE/scale); all int8, the embedding's
 # cosine to float32 fell to 0.97-0.98 on the reference photos and one of five changed its top-1
 INT8_FLOAT_LAYERS = ("stem_conv", "block1_", "block16_", "block17_", "head_conv")
-DEVICES = ("auto", "cpu", "gpu")
 FITS = ("crop", "squash")
 
 # ImageNet names that stay ambiguous after cleaning: WordNet's glosses decide
@@ -300,28 +298,6 @@ def _convert_int8(model: Any, path: Path, reference: Path) -> None:
             raise SetupError(f"the int8 conversion of {MODEL_NAME} disagrees with float32 (embedding cosine "
                              f"median {np.median(cos):.4f}, min {cos.min():.4f}; needs {INT8_MEDIAN_COSINE}, "
                              f"{INT8_MIN_COSINE}): use backend='litert'")
-
-
-def gpu_available() -> bool:
-    """True when the Keras backend sees a GPU; False without importing it when no GPU device node exists."""
-    if not glob.glob("/dev/nvidia[0-9]*") and not os.path.exists("/dev/dxg"):
-        return False
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    if backend == "jax":
-        import jax
-
-        return any(d.platform == "gpu" for d in jax.devices())
-    if backend == "torch":
-        import torch
-
-        return bool(torch.cuda.is_available())
-    return False
 
 
 def resolve_backend(backend: str = "auto", device: str = "auto") -> str:

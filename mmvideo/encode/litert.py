@@ -117,8 +117,12 @@ class LiteRTRunner:
         self.num_threads = int(num_threads) if num_threads else default_threads()
         self.fixed_batch = fixed_batch
         # the default op resolver applies the XNNPACK delegate to float models
+        from mmvideo.native_stderr import native_stderr_captured
+
         try:
-            self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+            with native_stderr_captured():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self._interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
+                self._interpreter.allocate_tensors()  # applies the delegate now, not on the first batch
         except (ValueError, RuntimeError) as exc:  # truncated or foreign file: LiteRT says only "not valid"
             raise SetupError(f"{self.path} is not a readable LiteRT model ({str(exc).strip()}); delete it and "
                              "mmvideo converts it again") from exc

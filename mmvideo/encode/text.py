@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
+from mmvideo.encode.devices import DEVICES, resolve_device
 from mmvideo.errors import ParameterError, SetupError
 
 MODEL_NAME = "all_minilm_l6_v2"
 EMBEDDING_SIZE = 384
 #: files of the model this encoder reads (all pinned in mmvideo/models/catalog/text.py)
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "sentence_bert_config.json")
-DEVICES = ("auto", "cpu", "gpu")
 BACKENDS = ("auto", "litert", "keras")
 TFLITE_FILE = "all_minilm_l6_v2.tflite"
 _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shapes to trace, little waste
@@ -37,21 +37,6 @@ _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shape
 #: fastest at ~512-1024 padded tokens per call (2x the tokens/s of 4096+); on the mixed corpus of
 #: benchmarks/bench_text_encoder.py budgets 512 and 2048 were within run-to-run noise. A GPU wants big batches.
 _BATCH_DEFAULTS = {"cpu": (64, 512), "gpu": (256, 16384)}
-
-
-def resolve_device(device: str) -> str:
-    """Keras device name for ``device`` ("auto": the first GPU if Keras sees one, else the CPU)."""
-    if device not in DEVICES:
-        raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
-    import keras
-
-    if device in ("auto", "gpu"):
-        gpus = keras.distribution.list_devices("gpu")
-        if gpus:
-            return gpus[0]
-        if device == "gpu":
-            raise SetupError(f"device 'gpu' was asked for but the {keras.backend.backend()} backend sees no GPU")
-    return "cpu:0"
 
 
 def length_buckets(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[np.ndarray]:
@@ -131,7 +116,7 @@ class TextEncoder(Encoder):
         self._files = files
         from tokenizers import Tokenizer
 
-        from mmvideo.encode.minilm import BertConfig
+        from mmvideo.encode.bert_config import BertConfig
 
         self.config = BertConfig.from_json(files["config.json"])
         try:

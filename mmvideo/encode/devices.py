@@ -1,0 +1,57 @@
+"""Where the encoders run: the one rule for "auto", "cpu" and "gpu" shared by every encoder.
+
+On a machine with no GPU device node (no ``/dev/nvidia*``, no WSL ``/dev/dxg``) the answer is the CPU without
+importing Keras, so CPU-only commands (``mmvideo search``, LiteRT encoders) never pay TensorFlow's start-up.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from mmvideo.errors import ParameterError, SetupError
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+def gpu_device_node_present() -> bool:
+    """True when the kernel exposes an NVIDIA (or WSL) GPU device node: a GPU may be usable."""
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/dev/dxg")
+
+
+def gpu_available() -> bool:
+    """True when the Keras backend sees a GPU; False without importing it when no GPU device node exists."""
+    if not gpu_device_node_present():
+        return False
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
+def resolve_device(device: str) -> str:
+    """Keras device name for ``device`` ("auto": the first GPU if Keras sees one, else the CPU)."""
+    if device not in DEVICES:
+        raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
+    if device == "cpu" or (device == "auto" and not gpu_device_node_present()):
+        return "cpu:0"
+    import keras
+
+    gpus = keras.distribution.list_devices("gpu")
+    if gpus:
+        return gpus[0]
+    if device == "gpu":
+        raise SetupError(f"device 'gpu' was asked for but the {keras.backend.backend()} backend sees no GPU")
+    return "cpu:0"
