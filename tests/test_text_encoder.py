@@ -196,7 +196,7 @@ def test_rejects_bad_texts(encoder) -> None:
     with pytest.raises(ParameterError, match=r"texts\[1\] must be a str"):
         encoder.encode(["ok", 3])
     with pytest.raises(ParameterError, match="device must be one of"):
-        from mmvideo.encode.text import resolve_device
+        from mmvideo.encode.devices import resolve_device
 
         resolve_device("tpu")
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
-from mmvideo.encode.devices import resolve_device
+from mmvideo.encode.devices import litert_or_keras
 from mmvideo.encode.melspec import (
     MEL_BANDS,
     PATCH_FRAMES,
@@ -44,8 +44,6 @@ EMBEDDING_SIZE = 1024
 NUM_CLASSES = 521
 #: files of the model this encoder reads (all pinned in mmvideo/models/catalog/audio.py)
 MODEL_FILES = ("yamnet_w8a8.onnx", "model.data", "yamnet_class_map.csv")
-BACKENDS = ("auto", "litert", "keras")
-DEVICES = ("auto", "cpu", "gpu")
 #: converted forms, cached in the model's ``derived/`` folder (bump the spec version when they change)
 WEIGHTS_FILE = "yamnet_float_weights.npz"
 TFLITE_FILE = "yamnet_float32.tflite"
@@ -101,17 +99,12 @@ class AudioEncoder(Encoder):
         absent). backend: "litert" (CPU, the fast path), "keras" (any Keras backend, CPU or GPU) or "auto"
         (keras on a GPU when one is asked for or seen, else litert). device: "auto", "cpu" or "gpu".
         batch_size: patches per model call (default: 16 on LiteRT, whose single thread measured 1.42 CPU ms
-        per patch at 16 against 1.59 at 64, as the activations stay in cache; 64 on Keras). num_threads: LiteRT threads (default: the CPUs
-        this process may use).
+        per patch at 16 against 1.59 at 64, as the activations stay in cache; 64 on Keras). num_threads:
+        LiteRT threads (default: the CPUs this process may use).
         """
-        if backend not in BACKENDS:
-            raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
-        if device not in DEVICES:
-            raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ParameterError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
-        if backend == "litert" and device == "gpu":
-            raise ParameterError("the litert backend runs on the CPU; use backend='keras' for device='gpu'")
+        self.backend, self.device = litert_or_keras(backend, device)
         from mmvideo.models.store import model_files
 
         files, self._derived = model_files(MODEL_NAME, MODEL_FILES, model_dir)
@@ -120,16 +113,6 @@ class AudioEncoder(Encoder):
         self._lock = threading.Lock()
         self._model: Any = None
         self._runner: Any = None
-
-        if backend == "litert" or (backend == "auto" and device == "cpu"):
-            self.backend, self.device = "litert", "cpu"
-        else:
-            keras_device = resolve_device(device)
-            on_gpu = not keras_device.lower().startswith("cpu")
-            if backend == "auto" and not on_gpu:
-                self.backend, self.device = "litert", "cpu"
-            else:
-                self.backend, self.device = "keras", keras_device
         self.batch_size = batch_size or (16 if self.backend == "litert" else 64)
         if self.backend == "litert":
             from mmvideo.encode.litert import LiteRTRunner

@@ -12,6 +12,8 @@ import os
 from mmvideo.errors import ParameterError, SetupError
 
 DEVICES = ("auto", "cpu", "gpu")
+#: backends of the encoders that have a LiteRT and a Keras path (audio, text; image adds "litert-int8")
+BACKENDS = ("auto", "litert", "keras")
 
 
 def gpu_device_node_present() -> bool:
@@ -55,3 +57,20 @@ def resolve_device(device: str) -> str:
     if device == "gpu":
         raise SetupError(f"device 'gpu' was asked for but the {keras.backend.backend()} backend sees no GPU")
     return "cpu:0"
+
+
+def litert_or_keras(backend: str, device: str) -> tuple[str, str]:
+    """("litert", "cpu:0") or ("keras", Keras device) for an encoder with both paths: "auto" means Keras on a
+    GPU when one is asked for or seen, else LiteRT on the CPU (``ParameterError`` for bad or clashing values)."""
+    if backend not in BACKENDS:
+        raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
+    if device not in DEVICES:
+        raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
+    if backend == "litert" and device == "gpu":
+        raise ParameterError("the litert backend runs on the CPU; use backend='keras' for device='gpu'")
+    if backend == "litert" or (backend == "auto" and device == "cpu"):
+        return "litert", "cpu:0"
+    keras_device = resolve_device(device)
+    if backend == "auto" and keras_device.lower().startswith("cpu"):
+        return "litert", "cpu:0"
+    return "keras", keras_device

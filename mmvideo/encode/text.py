@@ -23,14 +23,13 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
-from mmvideo.encode.devices import DEVICES, resolve_device
+from mmvideo.encode.devices import litert_or_keras
 from mmvideo.errors import ParameterError, SetupError
 
 MODEL_NAME = "all_minilm_l6_v2"
 EMBEDDING_SIZE = 384
 #: files of the model this encoder reads (all pinned in mmvideo/models/catalog/text.py)
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "sentence_bert_config.json")
-BACKENDS = ("auto", "litert", "keras")
 TFLITE_FILE = "all_minilm_l6_v2.tflite"
 _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shapes to trace, little waste
 #: (batch_size, max_batch_tokens) defaults per device kind. On a 2-core CPU a sweep of single shapes ran
@@ -89,18 +88,7 @@ class TextEncoder(Encoder):
                 raise ParameterError(f"{name} must be an int >= 1. Received: {name}={value!r}")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ParameterError(f"cache_size must be an int >= 0. Received: cache_size={cache_size!r}")
-        if backend not in BACKENDS:
-            raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
-        if device not in DEVICES:
-            raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
-        if backend == "litert" and device == "gpu":
-            raise ParameterError("the litert backend runs on the CPU; use backend='keras' for device='gpu'")
-        if backend == "litert" or (backend == "auto" and device == "cpu"):
-            self.device = "cpu:0"
-        else:
-            self.device = resolve_device(device)
-        on_gpu = not self.device.lower().startswith("cpu")
-        self.backend = "keras" if backend == "keras" or on_gpu else "litert"
+        self.backend, self.device = litert_or_keras(backend, device)
         default_batch, default_tokens = _BATCH_DEFAULTS["gpu" if "gpu" in self.device.lower() else "cpu"]
         self.batch_size = batch_size or default_batch
         self.max_batch_tokens = max_batch_tokens or default_tokens
