@@ -37,7 +37,8 @@ from mmvideo.pipeline.analyze import Pipeline  # noqa: E402
 
 def analyze(pipeline: Pipeline, path: Path):
     video = next(iter(discover([path])))
-    return pipeline.analyze(video, lambda stage: None)
+    a = pipeline.analyze(video, lambda stage: None)
+    return a.video, list(a.segments)
 
 
 def _rss_mb(pid: int | str) -> float:

@@ -227,3 +227,50 @@ class VideoRecord:
     stage: str | None = None  # failing stage, e.g. "probe", "demux", "encode"
     error: str | None = None  # one-line cause
     processed_at: str = ""  # ISO 8601 UTC
+
+
+@dataclass(frozen=True)
+class ItemEvidence:
+    """What one modality's encoder produced for one video, item by item (frames, audio patches, cues).
+
+    ``start``/``end`` (N,) float64 seconds (a frame's end equals its start); ``scores`` (N, C) float32 class
+    scores or None; ``embeddings`` (N, E) float16 or None; ``values`` (N, V) float32 small per-item numbers
+    (face count and confidence, ...) or None; ``texts`` N strings for text items, else empty.
+    """
+
+    modality: str
+    start: np.ndarray
+    end: np.ndarray
+    scores: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    values: np.ndarray | None = None
+    texts: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.start.shape[0])
+
+
+@dataclass(frozen=True)
+class VideoEvidence:
+    """One video's fusion inputs, enough to pool and fuse again without decoding (``OUT/evidence/``).
+
+    ``segments`` ((start, end) seconds, in order) and ``info`` (the video record's probe fields: duration,
+    container, has_video, has_audio, subtitle_tracks, warnings) travel with the items; ``encoder_fingerprint``
+    says which settings and models produced them.
+    """
+
+    video_id: str
+    path: str
+    encoder_fingerprint: str
+    segments: tuple[tuple[float, float], ...]
+    items: tuple[ItemEvidence, ...]
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What analyzing one video gives the engine to write: its video row, segment rows and (opt-in) evidence."""
+
+    video: VideoRecord
+    segments: tuple[SegmentRecord, ...]
+    evidence: VideoEvidence | None = None

@@ -9,7 +9,7 @@ from mmvideo.config import RunConfig
 from mmvideo.engines.local import run_local
 from mmvideo.errors import MediaError
 from mmvideo.progress import Reporter
-from mmvideo.records import SegmentRecord, VideoRecord
+from mmvideo.records import Analysis, SegmentRecord, VideoRecord
 from mmvideo.state import State
 from mmvideo.write.read import read_table
 
@@ -32,7 +32,7 @@ class FakeAnalyzer:
             time.sleep(5)
         emb = np.ones(384, np.float32) / np.sqrt(384)
         seg = SegmentRecord(video.content_id, video.path, 0, 0.0, 1.0, (), emb, ("image",))
-        return VideoRecord(video.content_id, video.path, "done", duration=1.0, segments=1), [seg]
+        return Analysis(VideoRecord(video.content_id, video.path, "done", duration=1.0, segments=1), (seg,))
 
 
 def _files(folder, names):

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 
 def _analyze(pipeline: Pipeline, path: Path):
     video = next(iter(discover([path])))
-    return pipeline.analyze(video, lambda stage: None)
+    a = pipeline.analyze(video, lambda stage: None)
+    return a.video, list(a.segments)
 
 
 def _video_only_clip(folder: Path, seconds: float = 3.0) -> Path:

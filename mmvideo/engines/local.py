@@ -23,7 +23,7 @@ from mmvideo.config import RunConfig
 from mmvideo.discover import discover
 from mmvideo.errors import MediaError, SetupError
 from mmvideo.progress import Reporter, RunSummary
-from mmvideo.records import SegmentRecord, VideoFile, VideoRecord
+from mmvideo.records import Analysis, VideoFile, VideoRecord
 from mmvideo.state import RunLock, State, check_writable, utc_now
 from mmvideo.write.writer import write_video
 
@@ -33,8 +33,7 @@ class Analyzer(Protocol):
 
     fingerprint: str
 
-    def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> tuple[VideoRecord,
-                                                                                   list[SegmentRecord]]: ...
+    def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> Analysis: ...
 
 
 class VideoTimeout(Exception):
@@ -156,7 +155,8 @@ def _process(analyzer: Analyzer, video: VideoFile, config: RunConfig, out: Path,
 
     try:
         with deadline(config.timeout):
-            record, segments = analyzer.analyze(video, on_stage)
+            analysis = analyzer.analyze(video, on_stage)
+        record, segments = analysis.video, list(analysis.segments)
     except VideoTimeout as exc:
         return _fail(video, fp, stage[0], str(exc), out, formats, state)
     except MediaError as exc:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmvideo.config import RunConfig, fingerprint
+from mmvideo.config import RunConfig, encoder_fingerprint, run_fingerprint
 from mmvideo.errors import SetupError
 from mmvideo.media.probe import probe
 from mmvideo.pipeline.aggregate import SegmentEvidence, VideoItems, aggregate
 from mmvideo.pipeline.prefetch import Prefetch
 from mmvideo.pipeline.workers import ModelWorker, Ordered
-from mmvideo.records import (Cue, MediaInfo, SegmentRecord, SubtitleTrack, TagCoverage, VideoFile,
+from mmvideo.records import (Analysis, Cue, MediaInfo, SegmentRecord, SubtitleTrack, TagCoverage, VideoFile,
                              VideoRecord)
 from mmvideo.segment import Segment, content_scores, fixed_segments, shot_segments
 from mmvideo.state import utc_now
@@ -126,8 +126,9 @@ class Pipeline:
         self.models_needed = required_models(self.config)
         from mmvideo.fuse.tagger import FUSION_VERSION
 
-        versions = {**model_versions(self.models_needed), "pipeline": PIPELINE_VERSION, "fusion": FUSION_VERSION}
-        self.fingerprint = fingerprint(self.config, versions)
+        versions = {**model_versions(self.models_needed), "pipeline": PIPELINE_VERSION}
+        self.encoder_fingerprint = encoder_fingerprint(self.config, versions)
+        self.fingerprint = run_fingerprint(self.config, self.encoder_fingerprint, {"fusion": FUSION_VERSION})
 
     # -- models ---------------------------------------------------------------------------------------
     def models(self) -> _Models:
@@ -181,8 +182,7 @@ class Pipeline:
         return models
 
     # -- one video ------------------------------------------------------------------------------------
-    def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> tuple[VideoRecord,
-                                                                                   list[SegmentRecord]]:
+    def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> Analysis:
         gathered = self.gather(video, on_stage)
         on_stage("fuse")
         records = self._fuse(video, gathered.evidence)
@@ -193,7 +193,7 @@ class Pipeline:
             has_audio=bool(info.audio), subtitle_tracks=gathered.subtitle_tracks,
             segments=len(records), warnings=tuple(dict.fromkeys(gathered.warnings)),
             top_tags=video_tag_coverage(records, duration), processed_at=utc_now())
-        return record, records
+        return Analysis(video=record, segments=tuple(records))
 
     def gather(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> Gathered:
         """Every stage before fusion: probe, demux, encode, segment, aggregate (also what evaluations use)."""
