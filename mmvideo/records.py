@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -156,10 +157,6 @@ class SubtitleTrack:
 
 # --- fuse -> write ---------------------------------------------------------------------------------
 
-MODALITIES: tuple[str, ...] = ("image", "audio", "text", "faces")
-"""The modality tokens fusion attends over, in a fixed order (also the attention struct's fields)."""
-
-
 @dataclass(frozen=True)
 class ClassScore:
     """One raw class of one encoder (an ImageNet or AudioSet name) with its mean score over a segment."""
@@ -174,12 +171,16 @@ class TagScore:
 
     label: str
     score: float
-    attention: dict[str, float]  # modality -> weight, every name in MODALITIES (0 when absent)
+    attention: dict[str, float]  # modality -> weight, every fusing modality (0 when absent)
 
 
 @dataclass(frozen=True)
 class SegmentRecord:
-    """One output row: a segment of one video with its tags, fused embedding and evidence."""
+    """One output row: a segment of one video with its tags, fused embedding and each modality's columns.
+
+    ``columns`` holds the modalities' own output columns as plain values (``text``, ``image_classes``,
+    ``faces``..., see each ``Modality.columns``); the writer's schema says their types.
+    """
 
     video_id: str
     path: str
@@ -188,14 +189,9 @@ class SegmentRecord:
     end: float
     tags: tuple[TagScore, ...]
     embedding: np.ndarray  # (D,) float32, L2-normalised, D fixed per pipeline (the text space, 384)
-    modalities: tuple[str, ...]  # present modalities, subset of MODALITIES
-    text: str = ""
-    image_classes: tuple[ClassScore, ...] = ()
-    audio_classes: tuple[ClassScore, ...] = ()
-    faces: int | None = None  # max face count over the segment's frames; None when not measured
-    face_confidence: float | None = None
+    modalities: tuple[str, ...]  # present (fusing) modalities
     fingerprint: str = ""
-    modality_embeddings: dict[str, np.ndarray] | None = None  # "image" (1280,), "audio" (1024,), "text" (384,)
+    columns: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -78,8 +78,8 @@ def _pipeline(segment: float | None = None):
 
 
 def _models() -> dict:
-    m = _pipeline().models()
-    return {"image": m.image, "audio": m.audio, "text": m.text, "faces": m.faces}
+    tagger = _pipeline().models()
+    return {**{m.name: m for m in tagger.modalities}, "text_encoder": tagger._encoder}
 
 
 def settings_variants():
@@ -140,12 +140,13 @@ def search_report(evidence: dict, text, audio_names) -> None:
     from mmvideo.encode.image import imagenet_class_names
     from mmvideo.fuse.tagger import ZeroShotTagger
     from mmvideo.fuse.vocab import default_vocabulary
+    from mmvideo.modalities import builtin
 
     variants = settings_variants()
     for name in ("prototype", "default"):
         settings = variants[name]
-        tagger = ZeroShotTagger(text, default_vocabulary(), image_classes=imagenet_class_names(),
-                                audio_classes=audio_names, settings=settings)
+        tagger = ZeroShotTagger(text, default_vocabulary(), settings=settings,
+                                modalities=builtin(image_classes=imagenet_class_names(), audio_classes=audio_names))
         rows = [(clip, f.embedding) for clip, evs in evidence.items() for f in tagger.tag(evs) if f.modalities]
         matrix = np.stack([e for _, e in rows])  # (S, D)
         queries = list(QUERIES)
@@ -164,12 +165,13 @@ def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: 
     from mmvideo.encode.image import imagenet_class_names
     from mmvideo.fuse.tagger import ZeroShotTagger
     from mmvideo.fuse.vocab import default_vocabulary
+    from mmvideo.modalities import builtin
 
     print(f"{'setting':<22} {'seg top1':>8} {'seg p@5':>8} {'tags/seg':>8} {'untagged':>8} {'clip top1':>9} "
           f"{'clip p@5':>8} {'clip hit@5':>10}")
     for name, settings in settings_variants().items():
-        tagger = ZeroShotTagger(text, default_vocabulary(), image_classes=imagenet_class_names(),
-                                audio_classes=audio_names, settings=settings)
+        tagger = ZeroShotTagger(text, default_vocabulary(), settings=settings,
+                                modalities=builtin(image_classes=imagenet_class_names(), audio_classes=audio_names))
         seg_top1, seg_p5, seg_n, untagged, clip_top1, clip_p5, clip_hit = [], [], [], 0, [], [], []
         for clip, expected in clips.items():
             fused = tagger.tag(evidence[clip])
@@ -187,9 +189,9 @@ def report(clips: dict[str, set[str]], evidence: dict, text, audio_names, show: 
                 if name in show:
                     print(f"  {clip} {ev.segment.start:5.1f}-{ev.segment.end:5.1f} {f.modalities} "
                           f"{[(t.label, round(t.score, 2)) for t in f.tags]} "
-                          f"img={[c.name for c in f.image_classes]} "
-                          f"aud={[(c.name, round(c.score, 2)) for c in f.audio_classes]} "
-                          f"faces={ev.face_confidence}")
+                          f"img={[c['name'] for c in f.columns['image_classes']]} "
+                          f"aud={[(c['name'], round(c['score'], 2)) for c in f.columns['audio_classes']]} "
+                          f"faces={f.columns['face_confidence']}")
             ranked = sorted(totals, key=lambda k: -totals[k])[:5]
             if name in show:
                 print(f"  {clip}: clip tags {ranked}")
@@ -205,7 +207,7 @@ def _audio_names():
 
 
 def _text_encoder():
-    return _models()["text"]
+    return _models()["text_encoder"]
 
 
 if __name__ == "__main__":

@@ -12,9 +12,20 @@ pytest.importorskip("keras")
 from mmvideo.encode.base import EncoderOutput  # noqa: E402
 from mmvideo.errors import ParameterError  # noqa: E402
 from mmvideo.fuse import maps  # noqa: E402
-from mmvideo.fuse.records import MODALITIES, SegmentInput  # noqa: E402
-from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger, clean_name  # noqa: E402
+from mmvideo.config import RunConfig  # noqa: E402
+from mmvideo.fuse.records import SegmentInput  # noqa: E402
+from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger  # noqa: E402
 from mmvideo.fuse.vocab import default_vocabulary  # noqa: E402
+from mmvideo.modalities import builtin  # noqa: E402
+from mmvideo.modalities.classes import clean_name  # noqa: E402
+
+MODALITIES = ("image", "audio", "text", "faces")
+
+
+def make(encoder, vocabulary, *, image_classes=None, audio_classes=None, config=None, **kw) -> ZeroShotTagger:
+    """A tagger over the four built-in modalities (a classifier without class names is never used)."""
+    return ZeroShotTagger(encoder, vocabulary, modalities=builtin(config, image_classes=image_classes,
+                                                                  audio_classes=audio_classes), **kw)
 
 D = 128
 IMAGE_NAMES = tuple(f"class {i}" for i in range(1000))
@@ -47,7 +58,7 @@ def one_hot(size: int, index: int, value: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tagger():
-    return ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
+    return make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
                           audio_classes=AUDIO_NAMES)
 
 
@@ -61,7 +72,8 @@ def test_default_vocabulary_uses_the_curated_maps(tagger):
     assert set(labels(fused)[:3]) == {"dog", "pet", "animal"}
     assert fused.modalities == ("image",)
     assert fused.tags[0].attention == {"image": 1.0, "audio": 0.0, "text": 0.0, "faces": 0.0}
-    assert fused.image_classes[0].name == "class 207" and fused.image_classes[0].score == pytest.approx(0.8)
+    top = fused.columns["image_classes"][0]
+    assert top["name"] == "class 207" and top["score"] == pytest.approx(0.8)
 
 
 def test_audio_speech_and_silence(tagger):
@@ -70,7 +82,7 @@ def test_audio_speech_and_silence(tagger):
     talk, quiet = tagger.tag([SegmentInput(audio_scores=speech), SegmentInput(audio_scores=silence)])
     assert set(labels(talk)[:2]) == {"speech", "person"}
     assert quiet.modalities == () and quiet.tags == ()  # a silent track says nothing
-    assert quiet.audio_classes[0].name == "Silence"  # raw classes still reported
+    assert quiet.columns["audio_classes"][0]["name"] == "Silence"  # raw classes still reported
     assert not np.any(quiet.embedding)
 
 
@@ -104,12 +116,14 @@ def test_fused_embedding_is_a_unit_vector_in_the_text_space(tagger):
     (fused,) = tagger.tag([SegmentInput(text="a dog in a bathtub")])
     assert fused.embedding.shape == (D,) and fused.embedding.dtype == np.float32
     np.testing.assert_allclose(fused.embedding, vector("a dog in a bathtub"), atol=1e-6)
-    np.testing.assert_allclose(fused.text_embedding, vector("a dog in a bathtub"), atol=1e-6)
+    with_vectors = make(FakeTextEncoder(), default_vocabulary(), config=RunConfig(modality_embeddings=True))
+    (fused,) = with_vectors.tag([SegmentInput(text="a dog in a bathtub")])
+    np.testing.assert_allclose(fused.columns["text_embedding"], vector("a dog in a bathtub"), atol=1e-6)
 
 
 def test_texts_are_embedded_once_per_batch_and_given_embeddings_are_used():
     encoder = FakeTextEncoder()
-    tagger = ZeroShotTagger(encoder, ["dog", "cat", "creek"], image_classes=None, audio_classes=None)
+    tagger = make(encoder, ["dog", "cat", "creek"], image_classes=None, audio_classes=None)
     encoder.calls.clear()
     given = vector("creek")
     out = tagger.tag([SegmentInput(text="hello"), SegmentInput(text="hello"), SegmentInput(text="  "),
@@ -123,7 +137,7 @@ def test_custom_vocabulary_embeds_clean_class_names():
     names[GOLDEN_RETRIEVER] = "golden retriever"
     names[134] = "crane (bird)"
     encoder = FakeTextEncoder(same={"golden retriever": "hound", "crane": "hound"})
-    tagger = ZeroShotTagger(encoder, ["hound", "kitten", "music"], image_classes=names, audio_classes=AUDIO_NAMES)
+    tagger = make(encoder, ["hound", "kitten", "music"], image_classes=names, audio_classes=AUDIO_NAMES)
     assert not tagger.uses_maps
     (fused,) = tagger.tag([SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.7))])
     assert labels(fused)[0] == "hound"
@@ -137,8 +151,13 @@ def test_accepts_the_pipelines_segment_evidence(tagger):
     from mmvideo.pipeline.aggregate import SegmentEvidence
     from mmvideo.segment import Segment
 
+    from mmvideo.modalities.faces import FacePool
+    from mmvideo.modalities.pooling import ClassPool
+    from mmvideo.modalities.text import TextPool
+
     ev = SegmentEvidence(segment=Segment(index=0, start=0.0, end=2.0),
-                         image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8), text="", faces=1, face_confidence=0.95)
+                         pooled={"image": ClassPool(one_hot(1000, GOLDEN_RETRIEVER, 0.8), None, 1),
+                                 "text": TextPool(""), "faces": FacePool(1, 0.95)})
     (fused,) = tagger.tag([ev])
     assert fused.modalities == ("image", "faces") and {"dog", "person"} <= set(labels(fused))
 
@@ -149,13 +168,13 @@ def test_settings_and_vocabulary_are_validated():
     with pytest.raises(ParameterError, match="audio_min_score"):
         TaggerSettings(audio_min_score=1.5)
     with pytest.raises(ParameterError, match="at least 2 labels"):
-        ZeroShotTagger(FakeTextEncoder(), ["dog"])
+        make(FakeTextEncoder(), ["dog"])
     with pytest.raises(ParameterError, match="default vocabulary"):
-        ZeroShotTagger(FakeTextEncoder(), ["dog", "cat"], settings=TaggerSettings(use_maps=True))
+        make(FakeTextEncoder(), ["dog", "cat"], settings=TaggerSettings(use_maps=True))
 
 
 def test_top_k_and_attention_records(tagger):
-    small = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, top_k=2)
+    small = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, top_k=2)
     (fused,) = small.tag([SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8), face_confidence=0.9)])
     assert len(fused.tags) == 2
     for t in fused.tags:
@@ -170,7 +189,7 @@ def test_scattered_weak_image_evidence_gives_no_tag(tagger):
     (fused,) = tagger.tag([SegmentInput(image_probs=probs)])
     assert fused.modalities == ("image",) and fused.tags == ()
     assert np.linalg.norm(fused.embedding) == pytest.approx(1.0, abs=1e-5)  # still searchable
-    loose = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
+    loose = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
                            settings=TaggerSettings(min_score=0.0))
     assert len(loose.tag([SegmentInput(image_probs=probs)])[0].tags) == 5
 
@@ -179,18 +198,18 @@ def test_min_score_cuts_weak_tags_and_a_trained_layer_can_be_given():
     from mmvideo.fuse.layer import LabelQueryAttention
 
     seg = SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8))
-    strict = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
+    strict = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,
                             settings=TaggerSettings(min_score=0.5))
     (fused,) = strict.tag([seg])
     assert {t.label for t in fused.tags} == {"dog", "pet", "animal"}  # the rest of the vocabulary is near 0
     assert all(t.score >= 0.5 for t in fused.tags) and fused.modalities == ("image",)
     assert np.any(fused.embedding)
     layer = LabelQueryAttention(num_modalities=4, scale=[0.5, 1.0, 1.0, 1.0])
-    halved = ZeroShotTagger(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, layer=layer)
+    halved = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, layer=layer)
     assert halved.layer is layer
     assert halved.tag([seg])[0].tags[0].score == pytest.approx(0.5 * 0.8, abs=1e-4)  # peak 1 x length 0.8 x 0.5
     with pytest.raises(ParameterError, match="Received: num_modalities=2"):
-        ZeroShotTagger(FakeTextEncoder(), ["a", "b"], layer=LabelQueryAttention(num_modalities=2))
+        make(FakeTextEncoder(), ["a", "b"], layer=LabelQueryAttention(num_modalities=2))
 
 
 # --- the real text encoder -------------------------------------------------------------------------------
@@ -205,13 +224,13 @@ def real_tagger():
     from mmvideo.encode.image import imagenet_class_names
     from mmvideo.encode.text import TextEncoder
 
-    return ZeroShotTagger(TextEncoder(device="cpu"), default_vocabulary(), image_classes=imagenet_class_names(),
+    return make(TextEncoder(device="cpu"), default_vocabulary(), image_classes=imagenet_class_names(),
                           audio_classes=AUDIO_NAMES)
 
 
 @pytest.mark.slow
 def test_real_text_space_known_answers(real_tagger):
-    names = real_tagger.image_classes
+    names = real_tagger.modalities[0].class_names
     audio = len(AUDIO_NAMES)
     segments = [
         SegmentInput(image_probs=one_hot(1000, names.index("golden retriever"), 0.8)),
@@ -262,7 +281,7 @@ def clip_tagger(real_tagger):
 ])
 def test_real_clips(clip_tagger, shared_media, clip, first, top5):
     evidence, audio_names = _clip_evidence(shared_media / clip)
-    tagger = ZeroShotTagger(clip_tagger._encoder, default_vocabulary(), image_classes=clip_tagger.image_classes,
+    tagger = make(clip_tagger._encoder, default_vocabulary(), image_classes=clip_tagger.modalities[0].class_names,
                             audio_classes=audio_names)
     fused = [f for f in tagger.tag(evidence) if f.tags]
     assert fused

@@ -6,10 +6,17 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from mmvideo.records import ClassScore, SegmentRecord, TagCoverage, TagScore, VideoRecord
+from mmvideo.config import RunConfig
+from mmvideo.pipeline.analyze import Pipeline
+from mmvideo.records import SegmentRecord, TagCoverage, TagScore, VideoRecord
 from mmvideo.write.read import read_table
-from mmvideo.write.schema import EMBEDDING_SIZE, segment_schema
+from mmvideo.write.schema import EMBEDDING_SIZE
 from mmvideo.write.writer import parse_formats, part_path, write_video
+
+
+def _schema(modality_embeddings=False):
+    """The schema a default run writes (the built-in modalities' columns); building a Pipeline loads no model."""
+    return Pipeline(RunConfig(modality_embeddings=modality_embeddings)).segment_schema
 
 
 def _segments(video_id="abc123", n=3, modality_embeddings=False):
@@ -17,16 +24,17 @@ def _segments(video_id="abc123", n=3, modality_embeddings=False):
     out = []
     for i in range(n):
         emb = rng.standard_normal(EMBEDDING_SIZE).astype(np.float32)
+        columns = {"text": "" if i else "hello", "image_classes": [{"name": "golden retriever", "score": 0.6}],
+                   "audio_classes": [{"name": "Dog", "score": 0.5}],
+                   "faces": None if i else 1, "face_confidence": None if i else 0.9}
+        if modality_embeddings:
+            columns.update(image_embedding=np.ones(1280, np.float32), audio_embedding=np.ones(1024, np.float32),
+                           text_embedding=np.ones(384, np.float32))
         out.append(SegmentRecord(
             video_id=video_id, path=f"/videos/clip é {video_id}.mp4", segment=i, start=5.0 * i, end=5.0 * i + 5,
             tags=(TagScore("dog", 0.8, {"image": 0.7, "audio": 0.3, "text": 0.0, "faces": 0.0}),
                   TagScore("speech", 0.4, {"image": 0.1, "audio": 0.9, "text": 0.0, "faces": 0.0})),
-            embedding=emb / np.linalg.norm(emb), modalities=("image", "audio"), text="" if i else "hello",
-            image_classes=(ClassScore("golden retriever", 0.6),), audio_classes=(ClassScore("Dog", 0.5),),
-            faces=None if i else 1, face_confidence=None if i else 0.9, fingerprint="fp1",
-            modality_embeddings={"image": np.ones(1280, np.float32), "audio": np.ones(1024, np.float32),
-                                 "text": np.ones(384, np.float32)} if modality_embeddings else None,
-        ))
+            embedding=emb / np.linalg.norm(emb), modalities=("image", "audio"), fingerprint="fp1", columns=columns))
     return out
 
 
@@ -39,10 +47,10 @@ def _video(video_id="abc123"):
 
 def test_parquet_round_trip_keeps_schema_and_values(tmp_path):
     segs = _segments()
-    files = write_video(tmp_path, _video(), segs, formats=("parquet",))
+    files = write_video(tmp_path, _video(), segs, formats=("parquet",), schema=_schema())
     assert all(f.exists() for f in files)
     table = pq.read_table(part_path(tmp_path, "parquet", "segments", "abc123"))
-    assert table.schema.equals(segment_schema(), check_metadata=False)
+    assert table.schema.equals(_schema(), check_metadata=False)
     assert table.schema.field("embedding").type.list_size == EMBEDDING_SIZE
     rows = table.to_pylist()
     assert [r["segment"] for r in rows] == [0, 1, 2]
@@ -53,11 +61,11 @@ def test_parquet_round_trip_keeps_schema_and_values(tmp_path):
 
 
 def test_jsonl_has_the_same_fields_as_parquet(tmp_path):
-    write_video(tmp_path, _video(), _segments(), formats=parse_formats("both"))
+    write_video(tmp_path, _video(), _segments(), formats=parse_formats("both"), schema=_schema())
     lines = part_path(tmp_path, "jsonl", "segments", "abc123").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3
     row = json.loads(lines[0])
-    assert list(row) == segment_schema().names
+    assert list(row) == _schema().names
     assert len(row["embedding"]) == EMBEDDING_SIZE
     from_parquet = pq.read_table(part_path(tmp_path, "parquet", "segments", "abc123")).to_pylist()[0]
     assert [t["label"] for t in row["tags"]] == [t["label"] for t in from_parquet["tags"]]
@@ -68,8 +76,8 @@ def test_jsonl_has_the_same_fields_as_parquet(tmp_path):
 def test_duckdb_and_pandas_read_the_folder_as_is(tmp_path):
     duckdb = pytest.importorskip("duckdb")
     pd = pytest.importorskip("pandas")
-    write_video(tmp_path, _video("v1"), _segments("v1"), formats=("parquet",))
-    write_video(tmp_path, _video("v2"), _segments("v2", n=2), formats=("parquet",))
+    write_video(tmp_path, _video("v1"), _segments("v1"), formats=("parquet",), schema=_schema())
+    write_video(tmp_path, _video("v2"), _segments("v2", n=2), formats=("parquet",), schema=_schema())
     seg_glob = str(tmp_path / "parquet" / "segments" / "*.parquet")
     con = duckdb.connect()
     n, dim = con.execute(f"SELECT count(*), max(len(embedding)) FROM read_parquet('{seg_glob}')").fetchone()
@@ -91,7 +99,7 @@ def test_rewriting_a_video_replaces_its_rows(tmp_path):
 
 def test_read_table_falls_back_to_jsonl_and_modality_embeddings(tmp_path):
     write_video(tmp_path, _video(), _segments(modality_embeddings=True), formats=("jsonl",),
-                modality_embeddings=True)
+                schema=_schema(modality_embeddings=True))
     table = read_table(tmp_path)
     assert table.num_rows == 3 and "image_embedding" in table.schema.names
     assert table.schema.field("image_embedding").type.list_size == 1280

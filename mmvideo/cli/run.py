@@ -40,6 +40,7 @@ def _opt_help(name: str) -> str:
 @click.option("--ocr/--no-ocr", default=default("ocr"), help=_opt_help("ocr"))
 @click.option("--faces/--no-faces", default=default("faces"), help=_opt_help("faces"))
 @click.option("--modality-embeddings", is_flag=True, default=False, help=help_text("modality_embeddings"))
+@click.option("--evidence", is_flag=True, default=False, help=help_text("evidence"))
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=default("device"), show_default=True,
               help=help_text("device"))
 @click.option("--image-backend", type=click.Choice(["auto", "litert", "litert-int8", "keras"]),
@@ -56,7 +57,7 @@ def _opt_help(name: str) -> str:
               help="auto: progress bars on a terminal, plain lines otherwise")
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
 def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k, min_score, speech, ocr, faces,
-        modality_embeddings, device, image_backend, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
+        modality_embeddings, evidence, device, image_backend, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
         quiet) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
     from mmvideo.fuse.vocab import load_labels
@@ -66,7 +67,7 @@ def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k
     vocab = tuple(load_labels(labels)) if labels else ()
     config = RunConfig(fps=fps, frame_size=frame_size, aspect=aspect, segment=segment, shots=shots, labels=vocab,
                        top_k=top_k, min_score=min_score, speech=speech, ocr=ocr, faces=faces, format=fmt,
-                       modality_embeddings=modality_embeddings, device=device, image_backend=image_backend,
+                       modality_embeddings=modality_embeddings, evidence=evidence, device=device, image_backend=image_backend,
                        batch_size=batch_size,
                        timeout=timeout, retry_failed=retry_failed, max_runtime=max_runtime)
     reporter = make_reporter(log_format, quiet)

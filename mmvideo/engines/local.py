@@ -173,15 +173,22 @@ def _process(analyzer: Analyzer, video: VideoFile, config: RunConfig, out: Path,
     if _stat_key(video.path) != before:
         return "pending", "file changed while being read", 0.0
     record = replace(record, fingerprint=fp)
-    _write(out, record, segments, formats, config.modality_embeddings)
+    _write(out, record, segments, formats, getattr(analyzer, "segment_schema", None))
+    if analysis.evidence is not None:
+        from mmvideo.write.evidence import write_evidence
+
+        try:
+            write_evidence(out, analysis.evidence)
+        except OSError as exc:
+            raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
     state.mark_done(video.content_id, video.path, fp, record.duration)
     return "done", None, float(record.duration or 0.0)
 
 
-def _write(out: Path, record: VideoRecord, segments, formats, modality_embeddings: bool = False) -> None:
+def _write(out: Path, record: VideoRecord, segments, formats, schema=None) -> None:
     """Write one video's parts; a full or unwritable disk stops the run (exit 2), it is no file's fault."""
     try:
-        write_video(out, record, segments, formats, modality_embeddings=modality_embeddings)
+        write_video(out, record, segments, formats, schema=schema)
     except OSError as exc:
         raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
 

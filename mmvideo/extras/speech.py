@@ -44,12 +44,13 @@ class SpeechToText:
     so short utterances share one model call. Decoding is greedy at temperature 0 by default:
     deterministic, and no temperature-fallback retries (which cost up to 6x on repetitive speech).
     ``vad_options`` go to :class:`VoiceActivity` (threshold, min_speech, min_silence, pad, max_speech).
-    ``model_calls`` counts Whisper calls; ``regions`` lists every speech region the VAD found.
+    ``model_calls`` counts Whisper calls; ``regions`` lists every speech region the VAD found. ``whisper`` and
+    ``vad_model`` (a ``SileroModel``) may be given already loaded, so a run loads each once, not per video.
     """
 
     def __init__(self, *, model: str = DEFAULT_MODEL, language: str = "en", beam_size: int = 1,
                  temperature: float = 0.0, cpu_threads: int = 0, vad_options: dict[str, float] | None = None,
-                 vad_model_path: Path | str | None = None) -> None:
+                 vad_model_path: Path | str | None = None, whisper: Any = None, vad_model: Any = None) -> None:
         if beam_size < 1:
             raise ParameterError(f"beam_size must be >= 1; Received: beam_size={beam_size}")
         self.model_name = model
@@ -59,9 +60,9 @@ class SpeechToText:
         self.cpu_threads = cpu_threads
         self.vad_options = dict(vad_options or {})
         self._vad_model_path = vad_model_path
-        self._vad_model = None
+        self._vad_model = vad_model
         self._vad: VoiceActivity | None = None
-        self._whisper: Any = None
+        self._whisper: Any = whisper
         self._buf = np.zeros(0, dtype=np.float32)
         self._buf_start = 0.0  # time (s) of self._buf[0]
         self._next_start: float | None = None  # where the next chunk should start
@@ -162,10 +163,13 @@ class SpeechToText:
 
 
 def transcribe(audio: Iterable[AudioChunk] | np.ndarray, *, model: str = DEFAULT_MODEL, language: str = "en",
-               beam_size: int = 1, vad_options: dict[str, float] | None = None) -> list[Cue]:
+               beam_size: int = 1, vad_options: dict[str, float] | None = None, whisper: Any = None,
+               vad_model: Any = None) -> list[Cue]:
     """Cues (source "asr") of the speech in ``audio``: :class:`AudioChunk`s in time order, or (n,) float32
-    16 kHz mono samples in [-1, 1] starting at 0 s. Silence never reaches the model."""
-    stt = SpeechToText(model=model, language=language, beam_size=beam_size, vad_options=vad_options)
+    16 kHz mono samples in [-1, 1] starting at 0 s. Silence never reaches the model. ``whisper`` / ``vad_model``:
+    models already loaded (see :class:`SpeechToText`)."""
+    stt = SpeechToText(model=model, language=language, beam_size=beam_size, vad_options=vad_options,
+                       whisper=whisper, vad_model=vad_model)
     chunks = [AudioChunk(0.0, check_samples(audio))] if isinstance(audio, np.ndarray) else audio
     cues: list[Cue] = []
     for chunk in chunks:

@@ -42,18 +42,38 @@ def audioset_map() -> dict[str, tuple[str, ...]]:
     return {r[1]: _split(r[2]) for r in _rows("audioset_to_tags.tsv")}
 
 
-def class_tags(modality: str, class_names: Sequence[str]) -> tuple[tuple[str, ...] | None, ...]:
-    """Default tags for an encoder's classes, in its order; None for a class the table does not know.
+@functools.lru_cache(maxsize=1)
+def imagenet_names() -> dict[str, tuple[str, ...]]:
+    """Default tags of the ImageNet classes by their WordNet name ("tench") and synset ("n01440764")."""
+    out: dict[str, tuple[str, ...]] = {}
+    for r in _rows("imagenet_to_tags.tsv"):
+        out.setdefault(r[2], _split(r[3]))
+        out[r[1]] = _split(r[3])
+    return out
 
-    modality: "image" (``class_names`` must be the 1,000 ImageNet classes in index order) or "audio"
-    (AudioSet display names, looked up by name).
+
+TABLES = {"imagenet": "imagenet", "image": "imagenet", "audioset": "audioset", "audio": "audioset"}
+
+
+def class_tags(table: str, class_names: Sequence[str]) -> tuple[tuple[str, ...] | None, ...]:
+    """Default tags for a classifier's classes, in its order; None for a class the table does not know.
+
+    table: "imagenet" (the 1,000 ImageNet-1k classes in index order are looked up by index, any other list by
+    name or synset) or "audioset" (AudioSet display names, looked up by name). "image" and "audio" are aliases.
     """
-    if modality == "image":
-        if len(class_names) != IMAGENET_CLASSES:
-            raise ParameterError(f"image classes must be the {IMAGENET_CLASSES} ImageNet-1k classes. "
-                                 f"Received: {len(class_names)} names")
-        return imagenet_map()
-    if modality == "audio":
-        table = audioset_map()
-        return tuple(table.get(n) for n in class_names)
-    raise ParameterError(f"modality must be 'image' or 'audio'. Received: modality={modality!r}")
+    kind = TABLES.get(table)
+    if kind == "imagenet":
+        if len(class_names) == IMAGENET_CLASSES:
+            return imagenet_map()
+        names = imagenet_names()
+        return tuple(names.get(n) for n in class_names)
+    if kind == "audioset":
+        known = audioset_map()
+        return tuple(known.get(n) for n in class_names)
+    raise ParameterError(f"table must be 'imagenet' or 'audioset'. Received: table={table!r}")
+
+
+def covers(labels: Sequence[str]) -> bool:
+    """True when ``labels`` hold every tag the maps name (the maps can then stand for classes)."""
+    mapped = {t for m in imagenet_map() for t in m} | {t for m in audioset_map().values() for t in m}
+    return set(labels) >= mapped

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmvideo.records import MODALITIES, ClassScore, TagScore
+from typing import Any
 
-__all__ = ["MODALITIES", "SegmentInput", "FusedSegment", "ClassScore", "TagScore"]
+from mmvideo.records import ClassScore, TagScore
+
+__all__ = ["SegmentInput", "FusedSegment", "ClassScore", "TagScore"]
 
 
 @dataclass(frozen=True)
@@ -39,22 +41,19 @@ class SegmentInput:
 class FusedSegment:
     """Fusion's result for one segment.
 
-    tags: the top-k tags, best first; each ``TagScore.attention`` maps every name in ``MODALITIES`` to its
+    tags: the top-k tags, best first; each ``TagScore.attention`` maps every fusing modality's name to its
     weight (0 for absent modalities; present ones sum to 1). Scores are calibrated similarities (``"peak"``
     normalisation: <= 1, about 0 for an average tag). Empty when no modality is present; fewer than top-k
     when the tagger's ``min_score`` cuts weak ones.
     embedding: (384,) float32 fused embedding in the text encoder's space: the attention-weighted mean of the
     present tokens' directions, L2-normalised (all zeros when no modality is present), for text search.
-    modalities: the present modalities, in ``MODALITIES`` order.
-    image_classes / audio_classes: the 3 best raw ImageNet / AudioSet classes with mean scores (nothing dropped).
-    text_embedding: (384,) float32 unit embedding of the segment's text, or None.
+    modalities: the present modalities, in the tagger's order.
+    columns: every modality's output columns for this segment (raw top classes, text, faces...; plain values).
     modality_weights: the attention per modality averaged over the returned tags (0 for absent ones).
     """
 
     tags: tuple[TagScore, ...]
     embedding: np.ndarray
     modalities: tuple[str, ...]
-    image_classes: tuple[ClassScore, ...] = ()
-    audio_classes: tuple[ClassScore, ...] = ()
-    text_embedding: np.ndarray | None = None
+    columns: dict[str, Any] = field(default_factory=dict)
     modality_weights: dict[str, float] = field(default_factory=dict)

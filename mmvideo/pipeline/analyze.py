@@ -1,9 +1,11 @@
 """One video through every stage: probe -> demux -> encode -> segment -> aggregate -> fuse -> records.
 
-``Pipeline`` implements the engines' ``Analyzer``: its fingerprint is known from the settings and the
-registry's model versions without loading any model; models load on the first video that needs them.
-Frames are encoded chunk by chunk as ffmpeg decodes them while a second thread decodes and encodes the
-audio, so the two streams overlap on two cores and memory stays bounded (per-item outputs only).
+``Pipeline`` implements the engines' ``Analyzer``. It names no modality: it loops over the registered, enabled
+ones (``mmvideo.modalities``). Modalities fed frames share one decode, those fed audio one 16 kHz decode, and
+the rest read the file themselves (subtitles). Frames are encoded chunk by chunk as ffmpeg decodes them while a
+second thread decodes and encodes the audio, so the two streams overlap on two cores and memory stays bounded
+(per-item outputs only). ``encode`` gives a video's ``VideoEvidence``; ``fuse_evidence`` turns evidence into
+rows, for a run and for ``mmvideo fuse`` alike. Both fingerprints are known without loading any model.
 """
 
 from __future__ import annotations
@@ -11,37 +13,33 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from mmvideo.config import RunConfig, encoder_fingerprint, run_fingerprint
 from mmvideo.errors import SetupError
 from mmvideo.media.probe import probe
-from mmvideo.pipeline.aggregate import SegmentEvidence, VideoItems, aggregate
+from mmvideo.pipeline.aggregate import SegmentEvidence, aggregate
 from mmvideo.pipeline.prefetch import Prefetch
 from mmvideo.pipeline.workers import ModelWorker, Ordered
-from mmvideo.records import (Analysis, Cue, MediaInfo, SegmentRecord, SubtitleTrack, TagCoverage, VideoFile,
+from mmvideo.records import (Analysis, ItemEvidence, MediaInfo, SegmentRecord, TagCoverage, VideoEvidence, VideoFile,
                              VideoRecord)
 from mmvideo.segment import Segment, content_scores, fixed_segments, shot_segments
 from mmvideo.state import utc_now
 
 log = logging.getLogger("mmvideo.pipeline")
 
-PIPELINE_VERSION = "1"  # bump when this module's logic changes results (part of the fingerprint)
-FACE_FPS = 0.5  # face detection rate (frames per second of video)
-BASE_MODELS = ("mobilenet_v2", "imagenet_labels", "yamnet", "all_minilm_l6_v2")
+PIPELINE_VERSION = "1"  # bump when this module's logic changes results (part of the encoder fingerprint)
+FUSION_MODELS = ("all_minilm_l6_v2",)  # fusion's own space: the text encoder
 
 
-def required_models(config: RunConfig) -> list[str]:
-    """Registry names of the models a run with ``config`` uses."""
-    names = list(BASE_MODELS)
-    if config.faces:
-        names.append("blazeface")
-    if config.speech:
-        names += ["whisper_tiny_en", "silero_vad"]
-    if config.ocr:
-        names.append("ppocr_v4")
+def required_models(modalities: list[Any]) -> list[str]:
+    """Registry names of the models a run with these (enabled) modalities uses, fusion's included."""
+    names = list(FUSION_MODELS)
+    for m in modalities:
+        names += [n for n in m.required_models() if n not in names]
     return names
 
 
@@ -64,19 +62,6 @@ def check_models(names: list[str]) -> None:
                          f"{' '.join(missing)}`")
 
 
-def choose_text_track(tracks: list[SubtitleTrack]) -> list[Cue]:
-    """The cues of one subtitle track: a sidecar before an embedded one, English before others."""
-    usable = [t for t in tracks if t.cues and not t.skipped]
-    if not usable:
-        return []
-
-    def rank(t: SubtitleTrack) -> tuple:
-        lang = (t.language or "").lower()
-        return (not t.source.startswith("sidecar"), lang not in ("en", "eng", "en-us", "en-gb"), t.source)
-
-    return list(sorted(usable, key=rank)[0].cues)
-
-
 def video_tag_coverage(records: list[SegmentRecord], duration: float, top: int = 10) -> tuple[TagCoverage, ...]:
     """Tags over the whole video: seconds of segments whose top-k holds them, share of the duration."""
     seconds: dict[str, float] = {}
@@ -92,127 +77,149 @@ def video_tag_coverage(records: list[SegmentRecord], duration: float, top: int =
 
 @dataclass(frozen=True)
 class Gathered:
-    """One video up to fusion: what probing found, its duration and per-segment evidence."""
+    """One video up to fusion: what probing found, its duration, its evidence and per-segment pooled evidence."""
 
     info: MediaInfo
     duration: float
     evidence: list[SegmentEvidence]
+    items: VideoEvidence
     subtitle_tracks: int
     warnings: list[str]
 
 
 @dataclass
-class _Models:
-    image: object
-    audio: object
-    text: object
-    tagger: object
-    faces: object | None = None
-    speech: object | None = None
-    ocr: object | None = None
-
-
-@dataclass
 class Pipeline:
-    """The analyzer the engines call once per video."""
+    """The analyzer the engines call once per video (thread-safe model loading; one video per call)."""
 
     config: RunConfig
     fingerprint: str = field(init=False)
-    _models: _Models | None = field(default=None, init=False, repr=False)
+    encoder_fingerprint: str = field(init=False)
+    _tagger: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _model_workers: tuple[ModelWorker, ModelWorker] | None = field(default=None, init=False, repr=False)
+    _workers: dict[str, ModelWorker] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.models_needed = required_models(self.config)
         from mmvideo.fuse.tagger import FUSION_VERSION
+        from mmvideo.modalities import available, check_disabled
+        from mmvideo.write.schema import segment_schema
 
-        versions = {**model_versions(self.models_needed), "pipeline": PIPELINE_VERSION}
+        check_disabled(self.config.disable)
+        self.modalities = [cls(self.config) for cls in available().values()]  # registered: the schema
+        self.active = [m for m in self.modalities if type(m).enabled(self.config)]  # what this run computes
+        self.models_needed = required_models(self.active)
+        versions = {**model_versions(self.models_needed), "pipeline": PIPELINE_VERSION,
+                    **{f"modality:{m.name}": m.version for m in self.active}}
         self.encoder_fingerprint = encoder_fingerprint(self.config, versions)
         self.fingerprint = run_fingerprint(self.config, self.encoder_fingerprint, {"fusion": FUSION_VERSION})
+        columns = [c for m in self.modalities for c in m.columns()]
+        self.segment_schema = segment_schema([m.name for m in self.modalities if m.fuses], columns)
 
     # -- models ---------------------------------------------------------------------------------------
-    def models(self) -> _Models:
+    def models(self) -> Any:
+        """Load every enabled modality's models and the tagger (once); returns the tagger."""
         with self._lock:
-            if self._models is None:
+            if self._tagger is None:
                 check_models(self.models_needed)
                 from mmvideo.native_stderr import native_stderr_captured
 
                 with native_stderr_captured():  # TensorFlow's and LiteRT's start-up lines
-                    self._models = self._load()
-            return self._models
+                    self._tagger = self._load()
+            return self._tagger
 
-    def _load(self) -> _Models:
+    def _load(self) -> Any:
         # numpy's BLAS threads spin after each call and steal the cores from decode and LiteRT (measured:
         # a float head with `@` doubled the image encoder's CPU per frame); the pipeline's numpy is small.
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1, user_api="blas")
-
-        from mmvideo.encode.audio import AudioEncoder
-        from mmvideo.encode.image import ImageEncoder
+        from mmvideo.encode.image import resolve_backend
         from mmvideo.encode.text import TextEncoder
         from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger
         from mmvideo.fuse.vocab import default_vocabulary
+        from mmvideo.modalities.base import LoadContext
 
         cfg = self.config
-        from mmvideo.encode.image import imagenet_class_names, resolve_backend
-
         # Decode (ffmpeg), frames and audio already run side by side, so each LiteRT interpreter (MiniLM's
         # too) gets one thread: XNNPACK's own threads would only compete for the same two cores
         # (MobileNetV2 measured 8.3 CPU ms/image on one thread against 10.8 on two).
         on_cpu = resolve_backend(cfg.image_backend, cfg.device) != "keras"  # LiteRT: the CPU path
         threads = 1 if on_cpu else None
-        batch = cfg.batch_size or (1 if on_cpu else 64)
         text = TextEncoder(device=cfg.device, num_threads=threads)
-        image = ImageEncoder(backend=cfg.image_backend, device=cfg.device, batch_size=batch, num_threads=threads)
-        audio = AudioEncoder(device=cfg.device, num_threads=threads)
+        ctx = LoadContext(config=cfg, text_encoder=text, threads=threads, on_cpu=on_cpu)
+        for m in self.active:
+            m.load(ctx)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
-        tagger = ZeroShotTagger(text, vocab, image_classes=imagenet_class_names(),
-                                audio_classes=audio.class_names, top_k=cfg.top_k,
-                                settings=TaggerSettings(min_score=cfg.min_score))
-        models = _Models(image=image, audio=audio, text=text, tagger=tagger)
-        if cfg.faces:
-            from mmvideo.extras.faces import FaceDetector
+        return ZeroShotTagger(text, vocab, modalities=self.modalities, top_k=cfg.top_k,
+                              settings=TaggerSettings(min_score=cfg.min_score))
 
-            models.faces = FaceDetector(num_threads=threads or None)
-        if cfg.ocr:
-            from mmvideo.extras.ocr import TextReader
-
-            models.ocr = TextReader()
-        return models
+    def _worker(self, feed: str) -> ModelWorker:
+        """The model thread of one feed ("frames", "audio"), started once and kept for the pipeline's life."""
+        with self._lock:
+            if feed not in self._workers:
+                self._workers[feed] = ModelWorker(feed)
+            return self._workers[feed]
 
     # -- one video ------------------------------------------------------------------------------------
     def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> Analysis:
-        gathered = self.gather(video, on_stage)
+        """Every stage for one video; the evidence travels with the result when the run keeps it."""
+        evidence = self.encode(video, on_stage)
         on_stage("fuse")
-        records = self._fuse(video, gathered.evidence)
-        info, duration = gathered.info, gathered.duration
+        analysis = self.fuse_evidence(evidence)
+        return replace(analysis, evidence=evidence if self.config.evidence else None)
+
+    def gather(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> Gathered:
+        """Every stage before fusion, pooled per segment (what evaluations use)."""
+        ev, info = self._encode(video, on_stage)
+        return Gathered(info=info, duration=ev.info["duration"], evidence=self.pool(ev), items=ev,
+                        subtitle_tracks=ev.info["subtitle_tracks"], warnings=list(ev.info["warnings"]))
+
+    def pool(self, evidence: VideoEvidence) -> list[SegmentEvidence]:
+        """The evidence's items pooled per segment by each enabled modality."""
+        segments = [Segment(i, s, e) for i, (s, e) in enumerate(evidence.segments)]
+        return aggregate(self.active, {it.modality: it for it in evidence.items}, segments)
+
+    def fuse_evidence(self, evidence: VideoEvidence) -> Analysis:
+        """Rows of one video from its evidence alone (no decoding): pool, fuse, records."""
+        tagger = self.models()
+        pooled = self.pool(evidence)
+        fused = tagger.tag(pooled)
+        records = [SegmentRecord(video_id=evidence.video_id, path=evidence.path, segment=ev.segment.index,
+                                 start=ev.segment.start, end=ev.segment.end, tags=tuple(f.tags), embedding=f.embedding,
+                                 modalities=tuple(f.modalities), fingerprint=self.fingerprint, columns=f.columns)
+                   for ev, f in zip(pooled, fused)]
+        info = evidence.info
+        duration = info.get("duration") or 0.0
         record = VideoRecord(
-            video_id=video.content_id, path=video.path, status="done", fingerprint=self.fingerprint,
-            duration=duration, container=info.container, has_video=info.video is not None,
-            has_audio=bool(info.audio), subtitle_tracks=gathered.subtitle_tracks,
-            segments=len(records), warnings=tuple(dict.fromkeys(gathered.warnings)),
+            video_id=evidence.video_id, path=evidence.path, status="done", fingerprint=self.fingerprint,
+            duration=duration, container=info.get("container"), has_video=bool(info.get("has_video")),
+            has_audio=bool(info.get("has_audio")), subtitle_tracks=int(info.get("subtitle_tracks") or 0),
+            segments=len(records), warnings=tuple(dict.fromkeys(info.get("warnings") or ())),
             top_tags=video_tag_coverage(records, duration), processed_at=utc_now())
         return Analysis(video=record, segments=tuple(records))
 
-    def gather(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> Gathered:
-        """Every stage before fusion: probe, demux, encode, segment, aggregate (also what evaluations use)."""
+    def encode(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> VideoEvidence:
+        """Probe, decode once per feed, run every enabled modality, segment: the video's evidence."""
+        return self._encode(video, on_stage)[0]
+
+    def _encode(self, video: VideoFile, on_stage: Callable[[str], None]) -> tuple[VideoEvidence, MediaInfo]:
         cfg = self.config
         on_stage("probe")
         info = probe(video.path)
-        models = self.models()
-        items = VideoItems.empty()
+        self.models()
+        streams = [(m, s) for m in self.active if (s := m.start(video.path, info)) is not None]
+        by_feed = {feed: [(m, s) for m, s in streams if m.feed == feed] for feed in ("frames", "audio", "file")}
+        items: dict[str, ItemEvidence] = {}
         warnings: list[str] = list(info.warnings)
 
         on_stage("audio")
         audio_result: dict = {}
         stop_audio = threading.Event()
         audio_thread = threading.Thread(target=self._audio, name="mmvideo-audio", daemon=True,
-                                        args=(video.path, info, models, items, audio_result, stop_audio))
+                                        args=(video.path, info, by_feed["audio"], audio_result, stop_audio))
         audio_thread.start()
         on_stage("frames")
         try:
-            scores = self._frames(video.path, info, models, items, warnings)
+            frame_times, scores = self._frames(video.path, info, by_feed["frames"], items, warnings)
         except BaseException:
             stop_audio.set()  # a failed or timed-out video must not leave its audio ffmpeg running
             raise
@@ -220,60 +227,52 @@ class Pipeline:
         if "error" in audio_result:
             raise audio_result["error"]
         warnings += audio_result.get("warnings", [])
+        items.update(audio_result.get("items", {}))
 
-        on_stage("subtitles")
-        from mmvideo.media.subtitles import read_subtitles
+        facts: dict[str, Any] = {"subtitle_tracks": 0}
+        for m, s in by_feed["file"]:
+            on_stage(m.name)
+            items[m.name] = s.finish()
+            warnings += s.warnings()
+            facts.update(s.facts())
 
-        tracks = read_subtitles(video.path, info)
-        for t in tracks:
-            warnings += list(t.warnings)
-        items.cues = choose_text_track(tracks)
-        if cfg.speech and not items.cues:
-            on_stage("speech")
-            items.cues = self._speech(video.path, info)
-        if cfg.ocr and info.video is not None:
-            on_stage("ocr")
-            items.cues = sorted(items.cues + self._ocr(video.path, info, models), key=lambda c: c.start)
-
-        duration = self._duration(info, items)
+        duration = self._duration(info, frame_times, items)
         on_stage("segment")
-        segments = self._segments(duration, items, scores)
-        return Gathered(info=info, duration=duration, evidence=aggregate(items, segments),
-                        subtitle_tracks=sum(1 for t in tracks if t.cues), warnings=warnings)
+        segments = self._segments(duration, frame_times, scores)
+        facts = {"duration": duration, "container": info.container, "has_video": info.video is not None,
+                 "has_audio": bool(info.audio), "warnings": warnings, **facts}
+        evidence = VideoEvidence(video_id=video.content_id, path=video.path,
+                                 encoder_fingerprint=self.encoder_fingerprint,
+                                 segments=tuple((s.start, s.end) for s in segments),
+                                 items=tuple(items[m.name] for m in self.active if m.name in items),
+                                 info={**facts, "settings": cfg.settings("encoder")})
+        return evidence, info
 
-    def _frames(self, path: str, info: MediaInfo, models: _Models, items: VideoItems,
-                warnings: list[str]) -> list[np.ndarray]:
+    def _frames(self, path: str, info: MediaInfo, streams: list, items: dict[str, ItemEvidence],
+                warnings: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """One frame decode feeding every frame modality (on the frames worker); frame times and shot scores."""
         from mmvideo.media.frames import iter_frames
 
         cfg = self.config
+        times: list[np.ndarray] = []
         scores: list[np.ndarray] = []
-        if info.video is None:
-            return scores
+        if info.video is None or not (streams or cfg.shots):
+            return times, scores
         stream = iter_frames(path, info, fps=cfg.fps, size=(cfg.frame_size, cfg.frame_size), aspect=cfg.aspect,
                              chunk_frames=max(32, cfg.batch_size))
         prev = None
-        seen = 0  # frames so far
 
-        def encode(frames: np.ndarray, first: int) -> tuple:
-            out = models.image.encode(frames)
-            faces = self._faces(models, frames, first) if models.faces is not None else None
-            return out, faces
+        def push(chunk) -> None:
+            for _, s in streams:
+                s.push(chunk)
 
-        def collect(result: tuple) -> None:
-            out, faces = result
-            items.frame_probs.append(out.scores.astype(np.float32))
-            if cfg.modality_embeddings:
-                items.frame_embeddings.append(out.embeddings.astype(np.float16))
-            if faces is not None:
-                items.frame_faces.append(faces)
-
-        queue = Ordered(self._workers()[0], collect)
+        worker = self._worker("frames")
+        queue = Ordered(worker, lambda result: None)
         try:
             with Prefetch(stream, depth=2) as chunks:  # ffmpeg decodes ahead while the models work
                 for chunk in chunks:
-                    items.frame_times.append(chunk.timestamps)
-                    queue.submit(encode, chunk.frames, seen)
-                    seen += len(chunk)
+                    times.append(chunk.timestamps)
+                    queue.submit(push, chunk)
                     if cfg.shots:
                         frames = chunk.frames if prev is None else np.concatenate([prev, chunk.frames])
                         s = content_scores(frames)
@@ -282,45 +281,25 @@ class Pipeline:
             queue.drain()
         finally:
             queue.cancel()
+        for m, s in streams:
+            items[m.name] = worker.submit(s.finish).result()
+            warnings += s.warnings()
         warnings += list(stream.warnings)
-        return scores
+        return times, scores
 
-    def _faces(self, models: _Models, frames: np.ndarray, first: int) -> np.ndarray:
-        """(N, 2) float32 per frame: face count and best score, on every ``face_every``-th frame only
-        (-1 on the frames skipped): faces change slowly, and the detector is the costliest per-frame model
-        after the image encoder."""
-        every = max(1, round(self.config.fps / FACE_FPS))
-        out = np.full((len(frames), 2), -1.0, dtype=np.float32)
-        pick = np.nonzero((np.arange(first, first + len(frames)) % every) == 0)[0]
-        if len(pick):
-            from mmvideo.extras.faces import face_summary
-
-            counts, best = face_summary(models.faces(frames[pick]))
-            out[pick, 0], out[pick, 1] = counts, best
-        return out
-
-    def _audio(self, path: str, info: MediaInfo, models: _Models, items: VideoItems, result: dict,
-               stop: threading.Event) -> None:
-        """Audio thread: read chunks from ffmpeg; front end and YAMNet run in order on the audio model worker."""
-        from mmvideo.encode.melspec import PatchStream
+    def _audio(self, path: str, info: MediaInfo, streams: list, result: dict, stop: threading.Event) -> None:
+        """Audio thread: read chunks from ffmpeg; the audio modalities run in order on the audio worker."""
         from mmvideo.media.audio import iter_audio
 
-        patcher = PatchStream()
+        if not streams:
+            return
 
-        def encode(samples: np.ndarray | None, start: float) -> tuple:
-            patches, times = patcher.finish() if samples is None else patcher.push(samples, start)
-            return (models.audio.encode(patches) if len(patches) else None), times
+        def push(chunk) -> None:
+            for _, s in streams:
+                s.push(chunk)
 
-        def collect(result: tuple) -> None:
-            out, times = result
-            if out is None:
-                return
-            items.patch_times.append(times)
-            items.patch_scores.append(out.scores.astype(np.float32))
-            if self.config.modality_embeddings:
-                items.patch_embeddings.append(out.embeddings.astype(np.float16))
-
-        queue = Ordered(self._workers()[1], collect)
+        worker = self._worker("audio")
+        queue = Ordered(worker, lambda r: None)
         try:
             stream = iter_audio(path, info)
             if stream is None:
@@ -329,75 +308,32 @@ class Pipeline:
                 for chunk in stream:
                     if stop.is_set():
                         return
-                    queue.submit(encode, chunk.samples, chunk.start)
-                queue.submit(encode, None, 0.0)
+                    queue.submit(push, chunk)
                 queue.drain()
-            result["warnings"] = list(stream.warnings)
+                result["items"] = {m.name: worker.submit(s.finish).result() for m, s in streams}
+            result["warnings"] = list(stream.warnings) + [w for _, s in streams for w in s.warnings()]
         except BaseException as exc:  # re-raised in the calling thread
             result["error"] = exc
         finally:
             queue.cancel()
 
-    def _workers(self) -> tuple[ModelWorker, ModelWorker]:
-        """The (image, audio) model threads, started once and kept for the pipeline's life."""
-        with self._lock:
-            if self._model_workers is None:
-                self._model_workers = (ModelWorker("image"), ModelWorker("audio"))
-            return self._model_workers
-
-    def _speech(self, path: str, info: MediaInfo) -> list[Cue]:
-        from mmvideo.extras.speech import transcribe
-        from mmvideo.media.audio import iter_audio
-
-        stream = iter_audio(path, info)
-        if stream is None:
-            return []
-        with stream:
-            return list(transcribe(stream))
-
-    def _ocr(self, path: str, info: MediaInfo, models: _Models) -> list[Cue]:
-        """On-screen text read every 3 s from frames at up to 960 px wide (224 px is too small to read)."""
-        from mmvideo.extras.ocr import ocr_cues
-        from mmvideo.media.frames import iter_frames
-
-        w, h = info.video.display_size
-        scale = min(1.0, 960 / max(w, 1))
-        size = (max(32, int(w * scale) // 2 * 2), max(32, int(h * scale) // 2 * 2))
-        with iter_frames(path, info, fps=1 / 3, size=size, chunk_frames=4) as stream:
-            return ocr_cues(stream, every=3.0, reader=models.ocr)
-
-    def _duration(self, info: MediaInfo, items: VideoItems) -> float:
-        """The container's duration, else the end of the last frame or audio patch seen."""
+    def _duration(self, info: MediaInfo, frame_times: list[np.ndarray], items: dict[str, ItemEvidence]) -> float:
+        """The container's duration, else the end of the last frame or audio item seen."""
         if info.duration:
             return float(info.duration)
         ends = [0.0]
-        nonempty = [t for t in items.frame_times if len(t)]
+        nonempty = [t for t in frame_times if len(t)]
         if nonempty:
             ends.append(float(nonempty[-1][-1]) + 1.0 / self.config.fps)
-        nonempty = [t for t in items.patch_times if len(t)]
-        if nonempty:
-            ends.append(float(nonempty[-1][-1, 1]))
+        for m in self.active:
+            it = items.get(m.name)
+            if m.feed == "audio" and it is not None and len(it):
+                ends.append(float(it.end[-1]))
         return max(ends)
 
-    def _segments(self, duration: float, items: VideoItems, scores: list[np.ndarray]) -> list[Segment]:
+    def _segments(self, duration: float, frame_times: list[np.ndarray], scores: list[np.ndarray]) -> list[Segment]:
         cfg = self.config
-        if cfg.shots and items.frame_times:
-            return shot_segments(np.concatenate(items.frame_times), np.concatenate(scores), duration,
+        if cfg.shots and frame_times:
+            return shot_segments(np.concatenate(frame_times), np.concatenate(scores), duration,
                                  max_length=max(cfg.segment, 1.0) * 2)
         return fixed_segments(duration, cfg.segment)
-
-    def _fuse(self, video: VideoFile, evidence: list[SegmentEvidence]) -> list[SegmentRecord]:
-        models = self.models()
-        fused = models.tagger.tag(evidence)
-        out = []
-        for ev, f in zip(evidence, fused):
-            mod_emb = None
-            if self.config.modality_embeddings:
-                mod_emb = {"image": ev.image_embedding, "audio": ev.audio_embedding, "text": f.text_embedding}
-            out.append(SegmentRecord(
-                video_id=video.content_id, path=video.path, segment=ev.segment.index, start=ev.segment.start,
-                end=ev.segment.end, tags=tuple(f.tags), embedding=f.embedding, modalities=tuple(f.modalities),
-                text=ev.text, image_classes=tuple(f.image_classes), audio_classes=tuple(f.audio_classes),
-                faces=ev.faces, face_confidence=ev.face_confidence, fingerprint=self.fingerprint,
-                modality_embeddings=mod_emb))
-        return out

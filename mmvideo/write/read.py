@@ -10,13 +10,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmvideo.errors import SetupError
-from mmvideo.write.schema import VIDEO_SCHEMA, segment_schema
+from mmvideo.write.schema import VIDEO_SCHEMA
 
 
 def _parts(out_dir: Path, fmt: str, table: str) -> list[Path]:
     folder = out_dir / fmt / table
     ext = ".parquet" if fmt == "parquet" else ".jsonl"
     return sorted(p for p in folder.glob(f"*{ext}") if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def _typed_vectors(table: pa.Table) -> pa.Table:
+    """JSON Lines carry vectors as lists of numbers: give ``embedding`` and ``*_embedding`` columns their
+    fixed-size float32 type (the modalities' columns vary, so the rest of the schema is inferred)."""
+    for i, f in enumerate(table.schema):
+        if (f.name == "embedding" or f.name.endswith("_embedding")) and pa.types.is_list(f.type):
+            sizes = {len(v) for v in table.column(i).to_pylist() if v is not None}
+            if len(sizes) == 1:
+                typed = pa.list_(pa.float32(), sizes.pop())
+                table = table.set_column(i, pa.field(f.name, typed), table.column(i).cast(typed))
+    return table
 
 
 def read_table(out_dir: os.PathLike | str, table: str = "segments") -> pa.Table:
@@ -32,8 +44,7 @@ def read_table(out_dir: os.PathLike | str, table: str = "segments") -> pa.Table:
         for p in jsonl:
             with open(p, encoding="utf-8") as fh:
                 rows += [json.loads(line) for line in fh if line.strip()]
-        schema = segment_schema() if table == "segments" else VIDEO_SCHEMA
-        if table == "segments" and rows and "image_embedding" in rows[0]:
-            schema = segment_schema(modality_embeddings=True)
-        return pa.Table.from_pylist(rows, schema=schema)
+        if table == "videos":
+            return pa.Table.from_pylist(rows, schema=VIDEO_SCHEMA)
+        return _typed_vectors(pa.Table.from_pylist(rows))
     raise SetupError(f"{out}: no mmvideo results found (expected {out}/parquet/{table} or {out}/jsonl/{table})")

@@ -1,46 +1,46 @@
 """The documented, stable output schema (Parquet and JSON Lines carry the same fields).
 
-Segments table: one row per segment. Videos table: one row per input file. Embeddings are Arrow
-``fixed_size_list<float32>[D]``, which pandas, polars and DuckDB read as is (DuckDB as ``FLOAT[D]``).
-Bump ``SCHEMA_VERSION`` on any change and describe it in the README.
+Segments table: one row per segment: the fixed fields here, then each registered modality's own columns
+(``Modality.columns``; the attention struct has a field per fusing modality). Videos table: one row per input
+file. Embeddings are Arrow ``fixed_size_list<float32>[D]``, which pandas, polars and DuckDB read as is (DuckDB
+as ``FLOAT[D]``). Bump ``SCHEMA_VERSION`` on any change and describe it in the README.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from mmvideo.records import MODALITIES, SegmentRecord, VideoRecord
+from mmvideo.records import SegmentRecord, VideoRecord
 
 SCHEMA_VERSION = "1"
 EMBEDDING_SIZE = 384  # fused embedding: the text encoder's space (all-MiniLM-L6-v2)
-MODALITY_EMBEDDING_SIZES = {"image": 1280, "audio": 1024, "text": 384}
 
-ATTENTION = pa.struct([(m, pa.float32()) for m in MODALITIES])
-TAG = pa.struct([("label", pa.string()), ("score", pa.float32()), ("attention", ATTENTION)])
-CLASS = pa.struct([("name", pa.string()), ("score", pa.float32())])
 COVERAGE = pa.struct([("label", pa.string()), ("seconds", pa.float64()), ("share", pa.float32()),
                       ("max_score", pa.float32())])
 
 
-def segment_schema(modality_embeddings: bool = False) -> pa.Schema:
-    """Arrow schema of the segments table; ``modality_embeddings`` adds the per-modality vectors."""
+def attention_struct(modalities: Sequence[str]) -> pa.DataType:
+    """The ``attention`` struct of a tag: one float32 weight per fusing modality."""
+    return pa.struct([(m, pa.float32()) for m in modalities])
+
+
+def segment_schema(modalities: Sequence[str] = (), columns: Sequence[tuple[str, pa.DataType]] = ()) -> pa.Schema:
+    """Arrow schema of the segments table for these fusing ``modalities`` and the modalities' ``columns``."""
+    tag = pa.struct([("label", pa.string()), ("score", pa.float32()), ("attention", attention_struct(modalities))])
     fields = [
         ("video_id", pa.string()), ("path", pa.string()), ("segment", pa.int32()),
         ("start", pa.float64()), ("end", pa.float64()),
-        ("tags", pa.list_(TAG)),
+        ("tags", pa.list_(tag)),
         ("embedding", pa.list_(pa.float32(), EMBEDDING_SIZE)),
         ("modalities", pa.list_(pa.string())),
-        ("text", pa.string()),
-        ("image_classes", pa.list_(CLASS)), ("audio_classes", pa.list_(CLASS)),
-        ("faces", pa.int32()), ("face_confidence", pa.float32()),
+        *columns,
         ("fingerprint", pa.string()),
     ]
-    if modality_embeddings:
-        fields += [(f"{m}_embedding", pa.list_(pa.float32(), n)) for m, n in MODALITY_EMBEDDING_SIZES.items()]
     return pa.schema(fields, metadata={"mmvideo.schema_version": SCHEMA_VERSION})
 
 
@@ -66,24 +66,26 @@ def _f(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def segment_row(rec: SegmentRecord, modality_embeddings: bool = False) -> dict[str, Any]:
-    """A segment record as a plain dict in schema order (floats, lists, dicts; no numpy)."""
+def segment_row(rec: SegmentRecord, schema: pa.Schema | None = None) -> dict[str, Any]:
+    """A segment record as a plain dict in ``schema``'s order (floats, lists, dicts; no numpy); a column the
+    record lacks is null; an attention weight of a modality not in the record is 0."""
+    schema = schema or segment_schema()
+    names = [f.name for f in schema.field("tags").type.value_type.field("attention").type]
     row: dict[str, Any] = {
         "video_id": rec.video_id, "path": rec.path, "segment": int(rec.segment),
         "start": float(rec.start), "end": float(rec.end),
         "tags": [{"label": t.label, "score": float(t.score),
-                  "attention": {m: float(t.attention.get(m, 0.0)) for m in MODALITIES}} for t in rec.tags],
+                  "attention": {m: float(t.attention.get(m, 0.0)) for m in names}} for t in rec.tags],
         "embedding": _vec(rec.embedding, EMBEDDING_SIZE),
-        "modalities": list(rec.modalities), "text": rec.text,
-        "image_classes": [{"name": c.name, "score": float(c.score)} for c in rec.image_classes],
-        "audio_classes": [{"name": c.name, "score": float(c.score)} for c in rec.audio_classes],
-        "faces": rec.faces, "face_confidence": _f(rec.face_confidence),
-        "fingerprint": rec.fingerprint,
+        "modalities": list(rec.modalities),
     }
-    if modality_embeddings:
-        embs = rec.modality_embeddings or {}
-        for m, n in MODALITY_EMBEDDING_SIZES.items():
-            row[f"{m}_embedding"] = _vec(embs.get(m), n)
+    for f in schema:
+        if f.name not in row and f.name != "fingerprint":
+            value = rec.columns.get(f.name)
+            if pa.types.is_fixed_size_list(f.type):
+                value = _vec(value, f.type.list_size)
+            row[f.name] = value
+    row["fingerprint"] = rec.fingerprint
     return row
 
 

@@ -71,16 +71,22 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequence[SegmentRecord],
-                formats: Sequence[str] = ("parquet",), *, modality_embeddings: bool = False) -> list[Path]:
-    """Write (or replace) one video's segment rows and video row in each format; returns the files."""
-    seg_rows = [segment_row(s, modality_embeddings) for s in segments]
+                formats: Sequence[str] = ("parquet",), *, schema: pa.Schema | None = None) -> list[Path]:
+    """Write (or replace) one video's segment rows and video row in each format; returns the files.
+
+    schema: the segments table's schema (the pipeline's ``segment_schema``: its modalities' columns); default:
+    the fixed fields, attention over the modalities the records name."""
+    if schema is None:
+        names = dict.fromkeys(m for s in segments for t in s.tags for m in t.attention)
+        schema = segment_schema(list(names) or ["none"])
+    seg_rows = [segment_row(s, schema) for s in segments]
     vid_rows = [video_row(video)]
     written = []
     for fmt in formats:
         seg_path = part_path(out_dir, fmt, "segments", video.video_id)
         vid_path = part_path(out_dir, fmt, "videos", video.video_id)
         if fmt == "parquet":
-            _write_parquet(seg_path, seg_rows, segment_schema(modality_embeddings))
+            _write_parquet(seg_path, seg_rows, schema)
             _write_parquet(vid_path, vid_rows, VIDEO_SCHEMA)
         elif fmt == "jsonl":
             _write_jsonl(seg_path, seg_rows)

@@ -1,0 +1,109 @@
+"""What classifier modalities (image, audio) share: class tables in the text space, raw top classes, pooling.
+
+A classifier's class stands for a point of the text encoder's space (ConSE): with the default vocabulary, the
+mean embedding of the default tags the curated maps send it to (``mmvideo.fuse.maps``); with a custom one, the
+embedding of its clean name. Classes in ``drop`` and classes the maps send nowhere carry no evidence (zero rows).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from mmvideo.fuse import maps, tokens
+from mmvideo.modalities.base import FusionContext, Modality, embedding_column, vector
+from mmvideo.modalities.pooling import ClassPool, mean_classes
+from mmvideo.records import ItemEvidence
+from mmvideo.segment import Segment
+
+CLASS = pa.struct([("name", pa.string()), ("score", pa.float32())])
+RAW_CLASSES = 3  # raw classes written per segment
+
+_SYNSET_SUFFIX = re.compile(r"\s*\(n\d{8}\)$")
+
+
+def clean_name(name: str) -> str:
+    """A class name as embedded for custom vocabularies: "crane (n02012849)" -> "crane"."""
+    return _SYNSET_SUFFIX.sub("", name).strip()
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.where(n > 1e-8, x / np.maximum(n, 1e-8), 0.0).astype(np.float32)
+
+
+def class_table(ctx: FusionContext, table: str, names: Sequence[str], drop: Collection[str] = ()) -> np.ndarray:
+    """(C, D) rows standing for each class in the text space (zero rows: no evidence); see the module docstring."""
+    s = ctx.settings
+    out = np.zeros((len(names), ctx.dim), dtype=np.float32)
+    if ctx.uses_maps:
+        index = {label: i for i, label in enumerate(ctx.labels)}
+        for c, tags in enumerate(maps.class_tags(table, names)):
+            if tags and names[c] not in drop:
+                out[c] = ctx.tag_embeddings[[index[t] for t in tags]].mean(axis=0)
+        out = unit_rows(out)
+        if s.map_mix >= 1.0:
+            return out
+        lemma = ctx.embed([clean_name(n) for n in names])
+        has_tags = np.any(out != 0, axis=1, keepdims=True)
+        return unit_rows(np.where(has_tags, s.map_mix * out + (1 - s.map_mix) * lemma, 0.0))
+    out = ctx.embed([clean_name(n) for n in names])
+    keep = np.array([n not in drop for n in names])[:, None]
+    return np.where(keep, out, 0.0).astype(np.float32)
+
+
+class ClassifierModality(Modality):
+    """A modality whose encoder gives class scores and embeddings per item (frames, audio patches).
+
+    Subclasses set ``class_map`` ("imagenet" or "audioset"), ``pool_by`` ("start" or "centre"),
+    ``embedding_size``, and implement ``start`` and ``_token``. ``class_names`` come from the encoder on
+    ``load`` (or are given, for fusion without an encoder).
+    """
+
+    class_map: ClassVar[str]
+    pool_by: ClassVar[str] = "start"
+    embedding_size: ClassVar[int]
+
+    def __init__(self, config=None, *, class_names: Sequence[str] | None = None) -> None:
+        super().__init__(config)
+        self.class_names: tuple[str, ...] | None = tuple(class_names) if class_names is not None else None
+
+    def drop(self, ctx: FusionContext) -> frozenset[str]:
+        """Classes that never count as evidence."""
+        return frozenset()
+
+    def pool(self, items: ItemEvidence, segments: Sequence[Segment]) -> list[ClassPool | None]:
+        return mean_classes(items, segments, by=self.pool_by)
+
+    def prepare(self, ctx: FusionContext) -> Any:
+        if self.class_names is None:
+            return None
+        return class_table(ctx, self.class_map, self.class_names, self.drop(ctx))
+
+    def tokens(self, pooled: Sequence[ClassPool | None], prepared: Any, ctx: FusionContext) -> list:
+        if prepared is None:
+            return [None] * len(pooled)
+        return [None if p is None else self._token(p.scores, prepared, ctx) for p in pooled]
+
+    def _token(self, scores: np.ndarray, table: np.ndarray, ctx: FusionContext) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def columns(self) -> list[tuple[str, pa.DataType]]:
+        cols = [(f"{self.name}_classes", pa.list_(CLASS))]
+        if self.config.modality_embeddings:
+            cols.append(embedding_column(self.name, self.embedding_size))
+        return cols
+
+    def row(self, pooled: ClassPool | None, token: np.ndarray | None) -> dict[str, Any]:
+        if pooled is None or self.class_names is None:
+            return {f"{self.name}_classes": []}
+        top = tokens.top_classes(pooled.scores, self.class_names, k=RAW_CLASSES)
+        out: dict[str, Any] = {f"{self.name}_classes": [{"name": n, "score": float(s)} for n, s in top]}
+        if self.config.modality_embeddings:
+            out[f"{self.name}_embedding"] = vector(pooled.embedding)
+        return out

@@ -1,0 +1,70 @@
+"""Pooling rules shared by the modalities: a video's items -> one value per segment. Pure numpy.
+
+A frame belongs to the segment holding its timestamp; an audio patch to the segment holding its centre; a cue
+to every segment it overlaps. Means are float32 means over a segment's items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmvideo.records import ItemEvidence
+from mmvideo.segment import Segment, overlaps, segment_of_times
+
+MAX_TEXT_CHARS = 2000
+"""A segment's text is cut here: enough for the text encoder (256 tokens) and readable output rows."""
+
+
+@dataclass(frozen=True)
+class ClassPool:
+    """A classifier modality in one segment: mean class ``scores`` (C,) float32, mean ``embedding`` (E,) or
+    None when embeddings were not kept, and ``count`` items."""
+
+    scores: np.ndarray
+    embedding: np.ndarray | None
+    count: int
+
+
+def item_segments(items: ItemEvidence, segments: Sequence[Segment], *, by: str = "start") -> np.ndarray:
+    """(N,) index of each item's segment (-1 outside all): by its ``start`` (frames) or ``centre`` (patches)."""
+    if len(items) == 0:
+        return np.zeros(0, dtype=np.int64)
+    times = items.start if by == "start" else (items.start + items.end) / 2.0
+    return segment_of_times(times, list(segments))
+
+
+def mean_classes(items: ItemEvidence, segments: Sequence[Segment], *, by: str = "start") -> list[ClassPool | None]:
+    """Per segment, the mean scores and embedding of the items it holds (None where it holds none)."""
+    out: list[ClassPool | None] = [None] * len(segments)
+    if len(items) == 0 or items.scores is None:
+        return out
+    seg = item_segments(items, segments, by=by)
+    for k in range(len(segments)):
+        sel = seg == k
+        if sel.any():
+            emb = None if items.embeddings is None else items.embeddings[sel].astype(np.float32).mean(axis=0)
+            out[k] = ClassPool(items.scores[sel].astype(np.float32).mean(axis=0), emb, int(sel.sum()))
+    return out
+
+
+def joined_text(items: ItemEvidence, segments: Sequence[Segment]) -> list[str]:
+    """Per segment, the text of the cues overlapping it, in order, repeats and blank space collapsed, cut at
+    ``MAX_TEXT_CHARS`` ("" where none)."""
+    intervals = np.stack([items.start, items.end], axis=1) if len(items) else np.zeros((0, 2))
+    sets = overlaps(intervals.astype(np.float64).reshape(-1, 2), list(segments))
+    out = []
+    for k in range(len(segments)):
+        texts: list[str] = []
+        length = 0
+        for i in sets[k]:
+            t = " ".join(items.texts[i].split())
+            if t and (not texts or texts[-1] != t):
+                texts.append(t)
+                length += len(t) + 1
+                if length >= MAX_TEXT_CHARS:
+                    break
+        out.append(" ".join(texts)[:MAX_TEXT_CHARS])
+    return out
