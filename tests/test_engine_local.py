@@ -96,14 +96,14 @@ def test_max_runtime_leaves_the_rest_pending(tmp_path):
 def test_a_full_disk_stops_the_run_with_a_setup_error(tmp_path, monkeypatch):
     import errno
 
-    import mmvideo.engines.local as local
+    import mmvideo.engines.policy as policy
     from mmvideo.errors import SetupError
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(local, "write_video", full)
+    monkeypatch.setattr(policy, "write_video", full)
     src = _files(tmp_path / "in", ["a.mp4"])
     with pytest.raises(SetupError, match="cannot write results .No space left on device"):
         run_local([src], tmp_path / "out", RunConfig(), FakeAnalyzer(), Reporter(quiet=True))
-    assert State(tmp_path / "out").counts() == {"done": 0, "failed": 0}  # nothing recorded as done
+    assert State(tmp_path / "out").counts() == {"done": 0, "failed": 0, "duplicate": 0}  # nothing recorded
