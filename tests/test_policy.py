@@ -104,3 +104,25 @@ def test_without_a_timeout_process_runs_inline_and_writes_the_video(tmp_path):
     assert (outcome.status, outcome.error) == ("done", None)
     assert outcome.video_seconds == pytest.approx(2.0, abs=0.2)
     assert read_table(tmp_path / "out", "videos").to_pylist()[0]["status"] == "done"
+
+
+@pytest.mark.slow
+def test_the_real_pipeline_times_out_on_a_worker_and_then_analyzes_the_next_video(pipeline, samples_dir, tmp_path):
+    clip = _long_clip(tmp_path, seconds=60)
+    long_video, cat = next(iter(discover([clip]))), next(iter(discover([samples_dir / "cat.mp4"])))
+    box = {}
+
+    def worker() -> None:
+        box["timed_out"] = process(long_video, pipeline, RunConfig(timeout=0.5), tmp_path / "out", ("parquet",))
+        box["next"] = process(cat, pipeline, RunConfig(timeout=120), tmp_path / "out", ("parquet",))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert (box["timed_out"].status, box["timed_out"].error) == ("failed", "timed out after 0.5 s")
+    assert _ffmpeg_pids(clip) == []
+    done = box["next"]
+    assert done.status == "done" and done.record.segments > 0 and done.record.top_tags
+    rows = read_table(tmp_path / "out").to_pylist()
+    assert {r["video_id"] for r in rows} == {cat.content_id} and len(rows) == done.record.segments
