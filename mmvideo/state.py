@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL, ended_at TEXT,
     total INTEGER DEFAULT 0, done INTEGER DEFAULT 0, skipped INTEGER DEFAULT 0,
     failed INTEGER DEFAULT 0, pending INTEGER DEFAULT 0,
-    seconds REAL, video_seconds REAL, status TEXT
+    seconds REAL, video_seconds REAL, status TEXT,
+    duplicates INTEGER DEFAULT 0, pruned INTEGER DEFAULT 0
 );
 """
 STATE_VERSION = 2  # PRAGMA user_version; 1 (no such pragma set): no files table
@@ -98,6 +99,7 @@ class State:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)  # creates what a schema-1 store lacks (the files table)
         if self.db.execute("PRAGMA user_version").fetchone()[0] < STATE_VERSION:
+            _migrate_runs(self.db)
             self.db.execute(f"PRAGMA user_version = {STATE_VERSION}")
 
     def close(self) -> None:
@@ -190,15 +192,24 @@ class State:
         return int(cur.lastrowid)
 
     def end_run(self, run_id: int, *, done: int, skipped: int, failed: int, pending: int, seconds: float,
-                video_seconds: float, status: str) -> None:
+                video_seconds: float, status: str, duplicates: int = 0, pruned: int = 0) -> None:
         self.db.execute("UPDATE runs SET ended_at=?, done=?, skipped=?, failed=?, pending=?, seconds=?, "
-                        "video_seconds=?, status=? WHERE run_id=?",
-                        (utc_now(), done, skipped, failed, pending, seconds, video_seconds, status, run_id))
+                        "video_seconds=?, status=?, duplicates=?, pruned=? WHERE run_id=?",
+                        (utc_now(), done, skipped, failed, pending, seconds, video_seconds, status, duplicates,
+                         pruned, run_id))
 
     def last_run(self) -> dict | None:
         cur = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1")
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def _migrate_runs(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the runs table gains its duplicates and pruned counts."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column in ("duplicates", "pruned"):
+        if column not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER DEFAULT 0")
 
 
 class RunLock:

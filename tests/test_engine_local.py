@@ -211,6 +211,7 @@ def test_a_moved_file_keeps_its_results_and_gone_files_are_listed_then_pruned(tm
             assert _part_names(out, fmt, table) == kept
     st = _status(out)
     assert (st["done"], st["duplicate"], st["missing"], st["missing_files"]) == (2, 0, 0, [])
+    assert (st["last_run"]["pruned"], st["last_run"]["skipped"]) == (2, 2)
     assert State(out).get(before["b.mp4"]["video_id"]) is None
 
 

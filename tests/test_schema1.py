@@ -48,6 +48,7 @@ def test_status_reads_a_schema1_folder_and_migrates_its_store(v1_out):
     db = sqlite3.connect(v1_out / ".mmvideo" / "state.sqlite")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM files").fetchone()[0] == 0
+    assert db.execute("SELECT duplicates, pruned FROM runs").fetchall() == [(0, 0)]  # columns added in place
     text = CliRunner().invoke(cli, ["status", str(v1_out)])
     assert "done: 1  failed: 0  duplicate: 0" in text.output
 

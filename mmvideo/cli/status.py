@@ -49,5 +49,6 @@ def status(out, as_json) -> int:
     if last:
         click.echo(f"last run: {last['started_at']} -> {last['ended_at'] or '(running or killed)'}  "
                    f"status {last['status']}: {last['done']} done, {last['skipped']} skipped, {last['failed']} "
-                   f"failed, {last['pending']} pending, {last['seconds'] or 0:.1f} s")
+                   f"failed, {last['pending']} pending, {last.get('duplicates') or 0} duplicates, "
+                   f"{last.get('pruned') or 0} pruned, {last['seconds'] or 0:.1f} s")
     return 0

@@ -68,7 +68,8 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
             summary.seconds = time.monotonic() - t0
             state.end_run(run_id, done=summary.done, skipped=summary.skipped, failed=summary.failed,
                           pending=summary.pending, seconds=summary.seconds, video_seconds=summary.video_seconds,
-                          status="stopped" if summary.stopped_early else ("failed" if summary.failed else "ok"))
+                          status="stopped" if summary.stopped_early else ("failed" if summary.failed else "ok"),
+                          duplicates=summary.duplicates, pruned=summary.pruned)
         finally:
             state.close()
     reporter.run_finished(summary)
