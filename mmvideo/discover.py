@@ -13,10 +13,10 @@ Rules for files met while walking a folder:
 A file named explicitly in ``paths`` is the user's choice: it is picked unless it is empty or has a known
 non-media extension, even when hidden, partial or of unknown extension; probing then says whether it is
 usable. With ``include_empty=True`` (what a run uses, so every input is accounted for) empty media files
-are yielded too, with ``error="empty file"``, instead of skipped. Folders are walked depth-first, entries sorted by name (code point order); symbolic links are
-followed unless ``follow_symlinks=False`` (then links met while walking are skipped; links named in
-``paths`` are still followed). Each real folder is entered once, so link loops end; each real file is
-yielded once. Unreadable files and folders are skipped with a warning on the ``mmvideo.discover`` logger.
+are yielded too, with ``error="empty file"``, instead of skipped. Folders are walked depth-first, entries
+sorted by name (code point order); symbolic links are followed unless ``follow_symlinks=False`` (then links
+met while walking are skipped; links named in ``paths`` are still followed). Each real folder is entered
+once, so link loops end; each real file is yielded once. Unreadable files and folders are skipped with a warning on the ``mmvideo.discover`` logger.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 ``OUT/.mmvideo/state.sqlite`` records each video's content id, pipeline fingerprint and status (done or
 failed, with stage and one-line cause), every other input file (a copy of a recorded video, a file with no
 usable content: table ``files``, by path) and each run's summary, so the output folder alone says what was
-done. Schema-1 stores (no ``files`` table) are migrated in place when opened. ``OUT/.mmvideo/lock`` is held with ``flock`` for the whole run: the kernel releases it when the
-process dies (even by SIGKILL), so a lock left by a killed run is taken over, never waited on.
+done. Schema-1 stores (no ``files`` table) are migrated in place when opened. ``OUT/.mmvideo/lock`` is
+held with ``flock`` for the whole run: the kernel releases it when the process dies (even by SIGKILL), so a
+lock left by a killed run is taken over, never waited on.
 """
 
 from __future__ import annotations
