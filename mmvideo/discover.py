@@ -12,10 +12,11 @@ Rules for files met while walking a folder:
 
 A file named explicitly in ``paths`` is the user's choice: it is picked unless it is empty or has a known
 non-media extension, even when hidden, partial or of unknown extension; probing then says whether it is
-usable. Folders are walked depth-first, entries sorted by name (code point order); symbolic links are
-followed unless ``follow_symlinks=False`` (then links met while walking are skipped; links named in
-``paths`` are still followed). Each real folder is entered once, so link loops end; each real file is
-yielded once. Unreadable files and folders are skipped with a warning on the ``mmvideo.discover`` logger.
+usable. With ``include_empty=True`` (what a run uses, so every input is accounted for) empty media files
+are yielded too, with ``error="empty file"``, instead of skipped. Folders are walked depth-first, entries
+sorted by name (code point order); symbolic links are followed unless ``follow_symlinks=False`` (then links
+met while walking are skipped; links named in ``paths`` are still followed). Each real folder is entered
+once, so link loops end; each real file is yielded once. Unreadable files and folders are skipped with a warning on the ``mmvideo.discover`` logger.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _CONTENT_ID_PERSON = b"mmvideo-cid-v1"  # blake2b personalisation: bump when the
 
 
 def discover(paths: Iterable[str | os.PathLike], *, follow_symlinks: bool = True,
-             probe_unknown: bool = True) -> Iterator[VideoFile]:
+             probe_unknown: bool = True, include_empty: bool = False) -> Iterator[VideoFile]:
     """Yield the media files in ``paths`` (files and folders, walked recursively), see the module rules.
 
     Paths in the records are absolute (symbolic links kept, not resolved). Top-level ``paths`` keep the
@@ -53,10 +54,10 @@ def discover(paths: Iterable[str | os.PathLike], *, follow_symlinks: bool = True
             log.warning("%s: skipped: %s", os.fsdecode(os.fspath(given)), _reason(exc))
             continue
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk(path, st, seen_dirs, seen_files, follow_symlinks, probe_unknown)
+            yield from _walk(path, st, seen_dirs, seen_files, follow_symlinks, probe_unknown, include_empty)
         elif not stat.S_ISREG(st.st_mode):
             log.warning("%s: skipped: not a regular file", path)
-        elif _explicit_file_wanted(path, st):
+        elif _explicit_file_wanted(path, st, include_empty):
             found = _record(path, st, seen_files)
             if found is not None:
                 yield found
@@ -91,7 +92,7 @@ def content_id(path: str | os.PathLike) -> str:
 
 def _walk(root: str, root_stat: os.stat_result, seen_dirs: set[tuple[int, int]],
           seen_files: set[tuple[int, int]], follow_symlinks: bool,
-          probe_unknown: bool) -> Iterator[VideoFile]:
+          probe_unknown: bool, include_empty: bool = False) -> Iterator[VideoFile]:
     """Depth-first walk of ``root`` with an explicit stack (no recursion limit), entries sorted by name."""
     seen_dirs.add((root_stat.st_dev, root_stat.st_ino))
     stack = [iter(_list_dir(root))]
@@ -118,7 +119,8 @@ def _walk(root: str, root_stat: os.stat_result, seen_dirs: set[tuple[int, int]],
                 continue
             seen_dirs.add(key)
             stack.append(iter(_list_dir(entry.path)))
-        elif stat.S_ISREG(st.st_mode) and _walked_file_wanted(entry.path, entry.name, st, probe_unknown):
+        elif stat.S_ISREG(st.st_mode) and _walked_file_wanted(entry.path, entry.name, st, probe_unknown,
+                                                              include_empty):
             found = _record(entry.path, st, seen_files)
             if found is not None:
                 yield found
@@ -134,12 +136,15 @@ def _list_dir(path: str) -> list[os.DirEntry]:
         return []
 
 
-def _walked_file_wanted(path: str, name: str, st: os.stat_result, probe_unknown: bool) -> bool:
+def _walked_file_wanted(path: str, name: str, st: os.stat_result, probe_unknown: bool,
+                        include_empty: bool = False) -> bool:
     ext = os.path.splitext(name)[1].lower()
     if ext in PARTIAL_EXTENSIONS:
         log.debug("%s: skipped: partial download", path)
         return False
-    if st.st_size == 0:
+    if st.st_size == 0:  # nothing to sniff: an empty file counts as media only by its extension
+        if include_empty and ext in MEDIA_EXTENSIONS:
+            return True
         log.debug("%s: skipped: empty file", path)
         return False
     if ext in MEDIA_EXTENSIONS and not (ext in AMBIGUOUS_EXTENSIONS and probe_unknown):
@@ -151,12 +156,12 @@ def _walked_file_wanted(path: str, name: str, st: os.stat_result, probe_unknown:
     return sniff(path)
 
 
-def _explicit_file_wanted(path: str, st: os.stat_result) -> bool:
-    if st.st_size == 0:
-        log.warning("%s: skipped: empty file", path)
-        return False
+def _explicit_file_wanted(path: str, st: os.stat_result, include_empty: bool = False) -> bool:
     if os.path.splitext(path)[1].lower() in NOT_MEDIA_EXTENSIONS:
         log.warning("%s: skipped: not a media file (by its extension)", path)
+        return False
+    if st.st_size == 0 and not include_empty:
+        log.warning("%s: skipped: empty file", path)
         return False
     return True
 
@@ -173,7 +178,8 @@ def _record(path: str, st: os.stat_result, seen_files: set[tuple[int, int]]) -> 
         log.warning("%s: skipped: %s", path, _reason(exc))
         return None
     seen_files.add(key)
-    return VideoFile(path=path, content_id=cid, size=st.st_size, mtime=st.st_mtime)
+    return VideoFile(path=path, content_id=cid, size=st.st_size, mtime=st.st_mtime,
+                     error="empty file" if st.st_size == 0 else None)
 
 
 def _reason(exc: OSError) -> str:

@@ -15,13 +15,18 @@ from typing import TextIO
 
 @dataclass
 class RunSummary:
-    """Counts and throughput of one run; ``exit_code`` 0 all done, 1 some failed."""
+    """Counts and throughput of one run; ``exit_code`` 0 all done, 1 some failed.
+
+    ``duplicates``: copies of another input recorded as such; ``pruned``: results removed for gone files.
+    """
 
     total: int = 0
     done: int = 0
     skipped: int = 0
     failed: int = 0
     pending: int = 0
+    duplicates: int = 0
+    pruned: int = 0
     seconds: float = 0.0
     video_seconds: float = 0.0
     stopped_early: bool = False
@@ -37,8 +42,10 @@ class RunSummary:
     def line(self) -> str:
         rate = f", {self.video_hours_per_hour:.1f} video-hours/hour" if self.video_seconds else ""
         stop = " (stopped at --max-runtime; rerun to continue)" if self.stopped_early else ""
-        return (f"{self.done} done, {self.skipped} skipped, {self.failed} failed, {self.pending} pending "
-                f"of {self.total} in {self.seconds:.1f} s{rate}{stop}")
+        copies = f", {self.duplicates} duplicates" if self.duplicates else ""
+        pruned = f"; {self.pruned} gone files pruned" if self.pruned else ""
+        return (f"{self.done} done, {self.skipped} skipped, {self.failed} failed, {self.pending} pending{copies} "
+                f"of {self.total} in {self.seconds:.1f} s{rate}{stop}{pruned}")
 
 
 class Reporter:

@@ -7,6 +7,8 @@ them without depending on each other. Times are float seconds from the start of 
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -18,12 +20,33 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VideoFile:
-    """A media file found by discovery, with a content id that survives renames."""
+    """A media file found by discovery, with a content id that survives renames.
+
+    ``error`` says why it cannot be analyzed at all (``"empty file"``); ``duplicate_of`` is set (to the
+    content id) when another path holds the same content. ``key`` names the file's output parts.
+    """
 
     path: str
     content_id: str
     size: int
     mtime: float
+    error: str | None = None
+    duplicate_of: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The part name: the content id, or ``dup-``/``err-`` + a hash of the path for copies and errors."""
+        if self.error is not None:
+            return _path_key("err", self.path)
+        if self.duplicate_of is not None:
+            return _path_key("dup", self.path)
+        return self.content_id
+
+
+def _path_key(prefix: str, path: str) -> str:
+    """``prefix-`` + 20 hex digits of a hash of ``path``: a part name per file, not per content."""
+    digest = hashlib.blake2b(os.fsencode(path), digest_size=10, person=b"mmvideo-path-v1").hexdigest()
+    return f"{prefix}-{digest}"
 
 
 # --- probe ----------------------------------------------------------------------------------------
@@ -208,9 +231,9 @@ class TagCoverage:
 class VideoRecord:
     """One row per input file: what was found, the top tags, or why it failed (failures are data)."""
 
-    video_id: str
+    video_id: str  # the content id; for a copy or an unreadable file the part key (dup-..., err-...)
     path: str
-    status: str  # "done" or "failed"
+    status: str  # "done", "failed" or "duplicate"
     fingerprint: str = ""
     duration: float | None = None
     container: str | None = None
@@ -223,6 +246,7 @@ class VideoRecord:
     stage: str | None = None  # failing stage, e.g. "probe", "demux", "encode"
     error: str | None = None  # one-line cause
     processed_at: str = ""  # ISO 8601 UTC
+    duplicate_of: str | None = None  # content id of the video this file is a copy of
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """What an output folder has done: an SQLite store inside it, and the lock that allows one run at a time.
 
 ``OUT/.mmvideo/state.sqlite`` records each video's content id, pipeline fingerprint and status (done or
-failed, with stage and one-line cause) and each run's summary, so the output folder alone says what was
-done. ``OUT/.mmvideo/lock`` is held with ``flock`` for the whole run: the kernel releases it when the
-process dies (even by SIGKILL), so a lock left by a killed run is taken over, never waited on.
+failed, with stage and one-line cause), every other input file (a copy of a recorded video, a file with no
+usable content: table ``files``, by path) and each run's summary, so the output folder alone says what was
+done. Schema-1 stores (no ``files`` table) are migrated in place when opened. ``OUT/.mmvideo/lock`` is
+held with ``flock`` for the whole run: the kernel releases it when the process dies (even by SIGKILL), so a
+lock left by a killed run is taken over, never waited on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,15 +37,32 @@ CREATE TABLE IF NOT EXISTS videos (
     duration REAL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    content_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('duplicate', 'failed')),
+    duplicate_of TEXT,
+    fingerprint TEXT NOT NULL,
+    stage TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     pid INTEGER, host TEXT, command TEXT, fingerprint TEXT,
     started_at TEXT NOT NULL, ended_at TEXT,
     total INTEGER DEFAULT 0, done INTEGER DEFAULT 0, skipped INTEGER DEFAULT 0,
     failed INTEGER DEFAULT 0, pending INTEGER DEFAULT 0,
-    seconds REAL, video_seconds REAL, status TEXT
+    seconds REAL, video_seconds REAL, status TEXT,
+    duplicates INTEGER DEFAULT 0, pruned INTEGER DEFAULT 0
 );
 """
+STATE_VERSION = 2  # PRAGMA user_version; 1 (no such pragma set): no files table
+
+_VIDEO_COLUMNS = "video_id, path, fingerprint, status, stage, error, attempts, NULL, video_id"
+_FILE_COLUMNS = "content_id, path, fingerprint, status, stage, error, attempts, duplicate_of, key"
 
 
 def utc_now() -> str:
@@ -51,13 +71,22 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class VideoState:
-    video_id: str
+    """One recorded input file: a video (by content id) or a copy / error file (by path, ``key`` dup-/err-)."""
+
+    video_id: str  # content id
     path: str
     fingerprint: str
-    status: str
+    status: str  # "done", "failed" or "duplicate"
     stage: str | None
     error: str | None
     attempts: int
+    duplicate_of: str | None = None
+    key: str = ""  # the name of its output parts; the content id for a video
+
+    @property
+    def part_key(self) -> str:
+        """Name of the output parts this entry owns."""
+        return self.key or self.video_id
 
 
 class State:
@@ -69,15 +98,65 @@ class State:
         self.db = sqlite3.connect(self.dir / "state.sqlite", timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(_SCHEMA)  # creates what a schema-1 store lacks (the files table)
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < STATE_VERSION:
+            _migrate_runs(self.db)
+            self.db.execute(f"PRAGMA user_version = {STATE_VERSION}")
 
     def close(self) -> None:
+        """Close the database."""
         self.db.close()
 
     def get(self, video_id: str) -> VideoState | None:
-        row = self.db.execute("SELECT video_id, path, fingerprint, status, stage, error, attempts FROM videos "
-                              "WHERE video_id = ?", (video_id,)).fetchone()
+        """The recorded video with content id ``video_id``, or None."""
+        row = self.db.execute(f"SELECT {_VIDEO_COLUMNS} FROM videos WHERE video_id = ?", (video_id,)).fetchone()
         return VideoState(*row) if row else None
+
+    def get_file(self, path: str) -> VideoState | None:
+        """The recorded copy or error file at ``path``, or None."""
+        row = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
+        return VideoState(*row) if row else None
+
+    def paths(self, video_ids: Iterable[str]) -> dict[str, str]:
+        """Recorded path of each of ``video_ids`` that has a video row."""
+        found = {}
+        for vid in set(video_ids):
+            row = self.db.execute("SELECT path FROM videos WHERE video_id = ?", (vid,)).fetchone()
+            if row:
+                found[vid] = row[0]
+        return found
+
+    def set_path(self, video_id: str, path: str) -> None:
+        """Record that video ``video_id`` now lives at ``path`` (a moved file)."""
+        self.db.execute("UPDATE videos SET path = ?, updated_at = ? WHERE video_id = ?", (path, utc_now(), video_id))
+
+    def mark_file(self, path: str, key: str, content_id: str, status: str, fingerprint: str, *,
+                  duplicate_of: str | None = None, stage: str | None = None, error: str | None = None) -> None:
+        """Record a copy (status ``duplicate``) or a file with no usable content (``failed``) at ``path``."""
+        self.db.execute(
+            "INSERT INTO files (path, key, content_id, status, duplicate_of, fingerprint, stage, error, attempts, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(path) DO UPDATE SET key=excluded.key, "
+            "content_id=excluded.content_id, status=excluded.status, duplicate_of=excluded.duplicate_of, "
+            "fingerprint=excluded.fingerprint, stage=excluded.stage, error=excluded.error, "
+            "attempts=files.attempts+1, updated_at=excluded.updated_at",
+            (path, key, content_id, status, duplicate_of, fingerprint, stage, error, utc_now()))
+
+    def forget(self, entry: VideoState) -> None:
+        """Delete ``entry``'s row (its results were pruned)."""
+        if entry.key and entry.key != entry.video_id:
+            self.db.execute("DELETE FROM files WHERE path = ?", (entry.path,))
+        else:
+            self.db.execute("DELETE FROM videos WHERE video_id = ?", (entry.video_id,))
+
+    def entries(self) -> list[VideoState]:
+        """Every recorded input file (videos, copies, error files), by path."""
+        rows = self.db.execute(f"SELECT {_VIDEO_COLUMNS} FROM videos").fetchall()
+        rows += self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files").fetchall()
+        return sorted((VideoState(*r) for r in rows), key=lambda e: e.path)
+
+    def missing(self, exists: Callable[[str], bool] = os.path.exists) -> list[VideoState]:
+        """Recorded files whose path no longer exists (deleted, or moved and not seen by a run since)."""
+        return [e for e in self.entries() if not exists(e.path)]
 
     def mark_done(self, video_id: str, path: str, fingerprint: str, duration: float | None) -> None:
         self.db.execute(
@@ -96,13 +175,16 @@ class State:
             (video_id, path, fingerprint, stage, error, utc_now()))
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, count(*) FROM videos GROUP BY status").fetchall()
-        return {"done": 0, "failed": 0, **dict(rows)}
+        """Recorded input files by status: done, failed (videos and error files), duplicate."""
+        counts = {"done": 0, "failed": 0, "duplicate": 0}
+        for table in ("videos", "files"):
+            for status, n in self.db.execute(f"SELECT status, count(*) FROM {table} GROUP BY status"):
+                counts[status] = counts.get(status, 0) + n
+        return counts
 
     def failures(self) -> list[VideoState]:
-        rows = self.db.execute("SELECT video_id, path, fingerprint, status, stage, error, attempts FROM videos "
-                               "WHERE status = 'failed' ORDER BY path").fetchall()
-        return [VideoState(*r) for r in rows]
+        """Every failed input file (videos and error files), by path."""
+        return [e for e in self.entries() if e.status == "failed"]
 
     def start_run(self, command: str, fingerprint: str, total: int) -> int:
         cur = self.db.execute("INSERT INTO runs (pid, host, command, fingerprint, started_at, total, status) "
@@ -111,15 +193,24 @@ class State:
         return int(cur.lastrowid)
 
     def end_run(self, run_id: int, *, done: int, skipped: int, failed: int, pending: int, seconds: float,
-                video_seconds: float, status: str) -> None:
+                video_seconds: float, status: str, duplicates: int = 0, pruned: int = 0) -> None:
         self.db.execute("UPDATE runs SET ended_at=?, done=?, skipped=?, failed=?, pending=?, seconds=?, "
-                        "video_seconds=?, status=? WHERE run_id=?",
-                        (utc_now(), done, skipped, failed, pending, seconds, video_seconds, status, run_id))
+                        "video_seconds=?, status=?, duplicates=?, pruned=? WHERE run_id=?",
+                        (utc_now(), done, skipped, failed, pending, seconds, video_seconds, status, duplicates,
+                         pruned, run_id))
 
     def last_run(self) -> dict | None:
         cur = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1")
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def _migrate_runs(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the runs table gains its duplicates and pruned counts."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column in ("duplicates", "pruned"):
+        if column not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER DEFAULT 0")
 
 
 class RunLock:

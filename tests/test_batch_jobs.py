@@ -121,12 +121,13 @@ def test_killed_runs_resume_to_the_same_rows_with_no_duplicates(real_models, sam
 
 def test_whole_shared_media_folder_every_file_accounted_for(real_models, shared_media, tmp_path):
     out = tmp_path / "out"
-    files = list(discover([shared_media]))
+    files = list(discover([shared_media], include_empty=True))
     first = _run(shared_media, out)
     assert first.returncode == 1, first.stderr
     videos = read_table(out, "videos").to_pylist()
-    ids = {f.content_id for f in files}
+    ids = {f.key for f in files}
     assert {v["video_id"] for v in videos} == ids  # each file is a result or an error record
+    assert sorted(v["path"] for v in videos) == sorted(f.path for f in files)
     failed = [v for v in videos if v["status"] == "failed"]
     names = {Path(v["path"]).name for v in failed}
     assert {"Pentax.avi", "DV.dv", "unknown_sized_non_master_element.mkv"} <= names
@@ -200,10 +201,13 @@ def test_hostile_names_work_and_never_reach_a_shell(pipeline, samples_dir, tmp_p
         os.chdir(monkey_cwd)
     assert not (tmp_path / "pwned").exists() and not (src / "pwned").exists()
     videos = read_table(tmp_path / "out", "videos").to_pylist()
-    # the hostile copies share one content id: processed once, the rest skipped as the same video
-    done_paths = {v["path"] for v in videos if v["status"] == "done"}
-    assert len(done_paths) == 1 and Path(next(iter(done_paths))).name in HOSTILE
-    assert summary.done == 1 and summary.skipped == len(HOSTILE) - 1
+    # the hostile copies share one content id: processed once, each other copy recorded as its duplicate
+    done = [v for v in videos if v["status"] == "done"]
+    assert len(done) == 1 and Path(done[0]["path"]).name in HOSTILE
+    copies = [v for v in videos if v["status"] == "duplicate"]
+    assert sorted(Path(v["path"]).name for v in copies + done) == sorted(HOSTILE)
+    assert {v["duplicate_of"] for v in copies} == {done[0]["video_id"]}
+    assert summary.done == 1 and summary.duplicates == len(HOSTILE) - 1 and summary.skipped == 0
     assert all(Path(v["path"]).name != "dangling.mp4" for v in videos)
     unread = [v for v in videos if Path(v["path"]).name == "unreadable.mp4"]
     if os.access(unreadable, os.R_OK):  # root reads it anyway: its zeros are an error record

@@ -184,3 +184,14 @@ def test_content_id_large_file_samples_head_middle_tail(tmp_path):
     changed = bytearray(base)
     changed[2 * CONTENT_ID_CHUNK] = 1
     assert content_id(touch(tmp_path / "x.bin", bytes(changed))) == ref
+
+
+def test_include_empty_yields_empty_media_files_with_their_error(tmp_path):
+    touch(tmp_path / "a.mp4")
+    empty = touch(tmp_path / "e.mp4", b"")
+    touch(tmp_path / "e.txt", b"")  # empty non-media stays out
+    named = touch(tmp_path / "named.weird", b"")
+    found = list(discover([tmp_path, named], include_empty=True))
+    assert [(Path(f.path).name, f.error) for f in found] == [("a.mp4", None), ("e.mp4", "empty file"),
+                                                             ("named.weird", "empty file")]
+    assert found[1].path == str(empty) and found[1].key.startswith("err-") and found[0].key == found[0].content_id

@@ -96,14 +96,134 @@ def test_max_runtime_leaves_the_rest_pending(tmp_path):
 def test_a_full_disk_stops_the_run_with_a_setup_error(tmp_path, monkeypatch):
     import errno
 
-    import mmvideo.engines.local as local
+    import mmvideo.engines.policy as policy
     from mmvideo.errors import SetupError
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(local, "write_video", full)
+    monkeypatch.setattr(policy, "write_video", full)
     src = _files(tmp_path / "in", ["a.mp4"])
     with pytest.raises(SetupError, match="cannot write results .No space left on device"):
         run_local([src], tmp_path / "out", RunConfig(), FakeAnalyzer(), Reporter(quiet=True))
-    assert State(tmp_path / "out").counts() == {"done": 0, "failed": 0}  # nothing recorded as done
+    assert State(tmp_path / "out").counts() == {"done": 0, "failed": 0, "duplicate": 0}  # nothing recorded
+
+
+def _status(out) -> dict:
+    import json
+
+    from click.testing import CliRunner
+
+    from mmvideo.cli import cli
+
+    result = CliRunner().invoke(cli, ["status", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _part_names(out, fmt, table):
+    ext = ".parquet" if fmt == "parquet" else ".jsonl"
+    return sorted(p.name[:-len(ext)] for p in (out / fmt / table).glob(f"*{ext}") if not p.name.startswith("."))
+
+
+def test_a_copy_and_an_empty_file_each_get_their_own_record(tmp_path):
+    src = _files(tmp_path / "in", ["a.mp4", "c.mp4"])
+    (src / "sub").mkdir()
+    (src / "sub" / "copy of a.mp4").write_bytes((src / "a.mp4").read_bytes())
+    (src / "empty.mp4").write_bytes(b"")
+    (src / "empty2.mp4").write_bytes(b"")
+    out = tmp_path / "out"
+    an = FakeAnalyzer()
+    s = run_local([src], out, RunConfig(format="both"), an, Reporter(quiet=True))
+    assert sorted(p.rsplit("/", 1)[-1] for p in an.calls) == ["a.mp4", "c.mp4"]  # a copy is not analyzed again
+    assert (s.done, s.duplicates, s.failed, s.skipped, s.exit_code) == (2, 1, 2, 0, 1)
+    videos = {r["path"].rsplit("/", 1)[-1]: r for r in read_table(out, "videos").to_pylist()}
+    assert set(videos) == {"a.mp4", "c.mp4", "copy of a.mp4", "empty.mp4", "empty2.mp4"}
+    a, copy = videos["a.mp4"], videos["copy of a.mp4"]
+    assert (a["status"], a["duplicate_of"]) == ("done", None)
+    assert (copy["status"], copy["duplicate_of"]) == ("duplicate", a["video_id"])
+    assert copy["path"] == str(src / "sub" / "copy of a.mp4") and copy["video_id"].startswith("dup-")
+    for name in ("empty.mp4", "empty2.mp4"):
+        row = videos[name]
+        assert (row["status"], row["stage"], row["error"]) == ("failed", "discover", "empty file")
+        assert row["video_id"].startswith("err-")
+    # every file has its own parts, named by its row's video_id, in both formats; none overwrote another's
+    ids = sorted(v["video_id"] for v in videos.values())
+    assert len(set(ids)) == 5
+    for fmt in ("parquet", "jsonl"):
+        assert _part_names(out, fmt, "videos") == ids and _part_names(out, fmt, "segments") == ids
+    assert sorted(r["video_id"] for r in read_table(out).to_pylist()) == sorted([a["video_id"],
+                                                                                  videos["c.mp4"]["video_id"]])
+    st = _status(out)
+    assert (st["done"], st["failed"], st["duplicate"], st["missing"]) == (2, 2, 1, 0)
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in st["failures"]) == ["empty.mp4", "empty2.mp4"]
+    # the state store remembers them: a rerun has nothing to do
+    again = FakeAnalyzer()
+    s = run_local([src], out, RunConfig(format="both"), again, Reporter(quiet=True))
+    assert again.calls == [] and (s.skipped, s.duplicates, s.failed, s.exit_code) == (5, 0, 0, 0)
+
+
+def test_a_copy_of_a_video_recorded_by_an_earlier_run_is_a_duplicate(tmp_path):
+    first = _files(tmp_path / "first", ["a.mp4"])
+    out = tmp_path / "out"
+    run_local([first], out, RunConfig(), FakeAnalyzer(), Reporter(quiet=True))
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "a again.mp4").write_bytes((first / "a.mp4").read_bytes())
+    an = FakeAnalyzer()
+    s = run_local([later], out, RunConfig(), an, Reporter(quiet=True))
+    assert an.calls == [] and s.duplicates == 1
+    rows = {r["path"]: r for r in read_table(out, "videos").to_pylist()}
+    assert rows[str(later / "a again.mp4")]["duplicate_of"] == rows[str(first / "a.mp4")]["video_id"]
+
+
+def test_a_moved_file_keeps_its_results_and_gone_files_are_listed_then_pruned(tmp_path):
+    src = _files(tmp_path / "in", ["a.mp4", "b.mp4", "c.mp4"])
+    (src / "d copy of c.mp4").write_bytes((src / "c.mp4").read_bytes())
+    out = tmp_path / "out"
+    run_local([src], out, RunConfig(format="both"), FakeAnalyzer(), Reporter(quiet=True))
+    before = {r["path"].rsplit("/", 1)[-1]: r for r in read_table(out, "videos").to_pylist()}
+    (src / "a.mp4").rename(src / "moved.mp4")
+    (src / "b.mp4").unlink()
+    (src / "d copy of c.mp4").unlink()
+    st = _status(out)
+    assert st["missing"] == 3
+    assert sorted(m["path"].rsplit("/", 1)[-1] for m in st["missing_files"]) == ["a.mp4", "b.mp4", "d copy of c.mp4"]
+
+    # a run sees the moved file: same content id, not analyzed again, its new path recorded everywhere
+    an = FakeAnalyzer()
+    s = run_local([src], out, RunConfig(format="both"), an, Reporter(quiet=True))
+    assert an.calls == [] and s.skipped == 2 and s.pruned == 0
+    a_id = before["a.mp4"]["video_id"]
+    assert State(out).get(a_id).path == str(src / "moved.mp4")
+    for table in ("videos", "segments"):
+        assert {r["path"] for r in read_table(out, table).to_pylist() if r["video_id"] == a_id} == {
+            str(src / "moved.mp4")}
+    st = _status(out)
+    assert sorted(m["path"].rsplit("/", 1)[-1] for m in st["missing_files"]) == ["b.mp4", "d copy of c.mp4"]
+
+    # --prune removes the results of the gone files in every format, and their state rows
+    s = run_local([src], out, RunConfig(format="both"), FakeAnalyzer(), Reporter(quiet=True), prune=True)
+    assert s.pruned == 2 and s.exit_code == 0
+    kept = sorted([a_id, before["c.mp4"]["video_id"]])
+    for fmt in ("parquet", "jsonl"):
+        for table in ("videos", "segments"):
+            assert _part_names(out, fmt, table) == kept
+    st = _status(out)
+    assert (st["done"], st["duplicate"], st["missing"], st["missing_files"]) == (2, 0, 0, [])
+    assert (st["last_run"]["pruned"], st["last_run"]["skipped"]) == (2, 2)
+    assert State(out).get(before["b.mp4"]["video_id"]) is None
+
+
+def test_the_copy_of_a_gone_video_becomes_the_video(tmp_path):
+    src = _files(tmp_path / "in", ["a.mp4"])
+    (src / "b copy of a.mp4").write_bytes((src / "a.mp4").read_bytes())
+    out = tmp_path / "out"
+    run_local([src], out, RunConfig(), FakeAnalyzer(), Reporter(quiet=True))
+    (src / "a.mp4").unlink()
+    an = FakeAnalyzer()
+    s = run_local([src], out, RunConfig(), an, Reporter(quiet=True), prune=True)
+    assert an.calls == [] and s.pruned == 0 and s.skipped == 1
+    rows = read_table(out, "videos").to_pylist()
+    assert [(r["path"], r["status"], r["duplicate_of"]) for r in rows] == [(str(src / "b copy of a.mp4"), "done", None)]
+    assert _status(out)["duplicate"] == 0

@@ -44,8 +44,8 @@ def test_sample_clip_segments_and_evidence(pipeline, samples_dir):
     assert [(s.start, s.end) for s in segs] == [(0.0, 5.0), (5.0, pytest.approx(video.duration))]
     first = segs[0]
     assert set(first.modalities) >= {"image", "audio", "text"}
-    assert "cat" in first.text.lower()
-    assert first.image_classes[0].name in {"Egyptian cat", "tabby cat", "tiger cat"}
+    assert "cat" in first.columns["text"].lower()
+    assert first.columns["image_classes"][0]["name"] in {"Egyptian cat", "tabby cat", "tiger cat"}
     labels = [t.label for t in first.tags]
     assert "cat" in labels and len(labels) == 5
     for t in first.tags:  # attention over present modalities sums to 1, absent ones get none
@@ -64,7 +64,7 @@ def test_audio_only_file_has_only_audio(pipeline, shared_media):
     for s in segs:
         assert "image" not in s.modalities and "audio" in s.modalities
         assert all(t.attention["image"] == 0.0 for t in s.tags)
-    assert segs[0].audio_classes[0].name == "Speech"
+    assert segs[0].columns["audio_classes"][0]["name"] == "Speech"
     assert "speech" in [t.label for t in segs[0].tags][:3]
 
 
@@ -108,9 +108,9 @@ def test_outputs_read_back_with_pyarrow_and_duckdb_and_search_finds_the_cat(pipe
     con = duckdb.connect()
     n = con.execute(f"SELECT count(*) FROM read_parquet('{out}/parquet/segments/*.parquet')").fetchone()[0]
     assert n == read_table(out).num_rows == 7  # 6 s, 5 s, 6 s and 7.2 s clips in 5 s windows
-    hits = search(out, "a cat", k=3, encoder=pipeline.models().text)
+    hits = search(out, "a cat", k=3, encoder=pipeline.models()._encoder)
     assert Path(hits[0].path).name in {"cat.mp4", "three_shots.mp4"} and "cat" in hits[0].tags
-    coffee = search(out, "a cup of coffee", k=1, encoder=pipeline.models().text)[0]
+    coffee = search(out, "a cup of coffee", k=1, encoder=pipeline.models()._encoder)[0]
     assert Path(coffee.path).name == "coffee.mkv"
 
 

@@ -56,7 +56,7 @@ def test_state_records_done_and_failed_and_survives_reopen(tmp_path):
     st.mark_done("v1", "/a.mp4", "fp", 2.0)
     st.close()
     st = State(tmp_path)
-    assert st.counts() == {"done": 2, "failed": 0}
+    assert st.counts() == {"done": 2, "failed": 0, "duplicate": 0}
     assert st.get("v1").attempts == 2 and st.get("v1").error is None
     run = st.start_run("mmvideo run x", "fp", 2)
     st.end_run(run, done=1, skipped=1, failed=0, pending=0, seconds=1.0, video_seconds=5.0, status="ok")

@@ -1,4 +1,5 @@
-"""`mmvideo status OUT`: what an output folder holds: done, failed (with causes), pending, the last run."""
+"""`mmvideo status OUT`: what an output folder holds: done, failed (with causes), duplicates, pending, files
+that are gone (missing: `mmvideo run --prune` removes their results), the last run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from mmvideo.errors import SetupError
 @click.argument("out", type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(out, as_json) -> int:
-    """Show done / failed / pending counts, each failure's cause, and the last run's summary."""
+    """Show done / failed / duplicate / pending / missing counts, each failure's cause, the files no longer
+    there, and the last run's summary."""
     from pathlib import Path
 
     from mmvideo.state import STATE_DIR, State
@@ -25,20 +27,28 @@ def status(out, as_json) -> int:
         counts = st.counts()
         last = st.last_run()
         failures = st.failures()
+        missing = st.missing()
     finally:
         st.close()
     pending = (last or {}).get("pending", 0) or 0
     if as_json:
-        click.echo(json.dumps({"done": counts["done"], "failed": counts["failed"], "pending": pending,
+        click.echo(json.dumps({"done": counts["done"], "failed": counts["failed"],
+                               "duplicate": counts["duplicate"], "pending": pending, "missing": len(missing),
                                "failures": [{"path": f.path, "stage": f.stage, "error": f.error,
                                              "attempts": f.attempts} for f in failures],
+                               "missing_files": [{"path": m.path, "status": m.status, "video_id": m.part_key}
+                                                 for m in missing],
                                "last_run": last}))
         return 0
-    click.echo(f"done: {counts['done']}  failed: {counts['failed']}  pending: {pending}")
+    click.echo(f"done: {counts['done']}  failed: {counts['failed']}  duplicate: {counts['duplicate']}  "
+               f"pending: {pending}  missing: {len(missing)}")
     for f in failures:
         click.echo(f"  failed  {f.path}: [{f.stage}] {f.error}")
+    for m in missing:
+        click.echo(f"  missing {m.path} ({m.status}; `mmvideo run --prune` removes its results)")
     if last:
         click.echo(f"last run: {last['started_at']} -> {last['ended_at'] or '(running or killed)'}  "
                    f"status {last['status']}: {last['done']} done, {last['skipped']} skipped, {last['failed']} "
-                   f"failed, {last['pending']} pending, {last['seconds'] or 0:.1f} s")
+                   f"failed, {last['pending']} pending, {last.get('duplicates') or 0} duplicates, "
+                   f"{last.get('pruned') or 0} pruned, {last['seconds'] or 0:.1f} s")
     return 0

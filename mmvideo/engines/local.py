@@ -1,89 +1,41 @@
-"""The local engine: one process, videos in order, incremental, failure-isolated, resumable.
+"""The local engine: one process, files in order, a loop over discover -> skip rules -> process -> commit.
 
-For each discovered file: skip it when the output folder already holds it with the same pipeline
-fingerprint (done, or failed unless ``retry_failed``); otherwise analyze it under a per-video timeout,
-write its parts atomically, then record it in the state store. The state row is written last, so a
-kill at any moment leaves at worst a video whose parts are rewritten (replaced, not duplicated) by the
-next run.
+Under the output folder's lock: discover every input file (empty ones too), settle copies and moved files
+against what the folder recorded (``reconcile``), optionally prune the results of files that are gone, then
+for each file apply the skip rules and run the shared policy (``policy.process`` then ``policy.commit``).
+The state row is written after the parts, so a kill at any moment leaves at worst a file whose parts are
+rewritten (replaced, not duplicated) by the next run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
 
 from mmvideo.config import RunConfig
 from mmvideo.discover import discover
-from mmvideo.errors import MediaError, SetupError
+from mmvideo.engines.policy import Analyzer, already_handled, commit, previous, process, unsettled
+from mmvideo.engines.reconcile import apply_moves, assign_roles, drop_superseded, prune_missing
+from mmvideo.errors import SetupError
 from mmvideo.progress import Reporter, RunSummary
-from mmvideo.records import Analysis, VideoFile, VideoRecord
-from mmvideo.state import RunLock, State, check_writable, utc_now
-from mmvideo.write.writer import write_video
+from mmvideo.state import RunLock, State, check_writable
 
-
-class Analyzer(Protocol):
-    """What the engine needs from the pipeline: a fingerprint and one call per video."""
-
-    fingerprint: str
-
-    def analyze(self, video: VideoFile, on_stage: Callable[[str], None]) -> Analysis: ...
-
-
-class VideoTimeout(Exception):
-    """Raised inside a video's analysis when its ``--timeout`` expires."""
-
-
-@contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Raise ``VideoTimeout`` in the main thread after ``seconds`` (no-op off the main thread or if None).
-
-    SIGALRM interrupts blocking pipe reads too; the media iterators' cleanup kills their ffmpeg.
-    """
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise VideoTimeout(f"timed out after {seconds:g} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def _stat_key(path: str) -> tuple[int, float] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime
-
-
-def failed_record(video: VideoFile, fingerprint: str, stage: str, error: str) -> VideoRecord:
-    return VideoRecord(video_id=video.content_id, path=video.path, status="failed", fingerprint=fingerprint,
-                       stage=stage, error=error, processed_at=utc_now())
+__all__ = ["Analyzer", "run_local"]
 
 
 def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: RunConfig,
               analyzer: Analyzer, reporter: Reporter, *, command: str = "mmvideo run",
-              settle: float = 0.0) -> RunSummary:
+              settle: float = 0.0, prune: bool = False) -> RunSummary:
     """Process every media file under ``inputs`` into ``out_dir``; returns the run's summary.
 
-    The analyzer's fingerprint must be known without loading models (it loads them on first use), so
-    a run with nothing new to do loads none. Raises ``SetupError`` for problems that stop the whole run.
+    ``prune`` first removes the results of recorded files whose path no longer exists. The analyzer's
+    fingerprint must be known without loading models (it loads them on first use), so a run with nothing
+    new to do loads none. Raises ``SetupError`` for problems that stop the whole run.
     """
     t0 = time.monotonic()
+    inputs = list(inputs)
     out = check_writable(out_dir)
     formats = ("jsonl", "parquet") if config.format == "both" else (config.format,)
     summary = RunSummary()
@@ -93,10 +45,7 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
                              f"(process no longer running)")
         state = State(out)
         try:
-            files = list(discover(inputs))
-            summary.total = len(files)
-            if not files:
-                raise SetupError("no media files found in " + ", ".join(map(str, inputs)))
+            files = _settled_inputs(inputs, out, state, reporter, summary, prune)
             fp = analyzer.fingerprint
             run_id = state.start_run(command, fp, len(files))
             reporter.run_started(len(files))
@@ -105,95 +54,42 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
                     summary.pending += len(files) - i
                     summary.stopped_early = True
                     break
-                if _already_handled(state.get(video.content_id), fp, config.retry_failed):
+                if already_handled(video, previous(video, state), fp, config.retry_failed):
                     summary.skipped += 1
                     continue
-                before = _stat_key(video.path)
-                if before is None or (settle and time.time() - before[1] < settle):
+                if unsettled(video, settle):
                     summary.pending += 1
                     reporter.message(f"{video.path}: still being written; left for the next run")
                     continue
                 reporter.video_started(video.path, i)
-                started = time.monotonic()
-                status, error, seconds_of_video = _process(analyzer, video, config, out, formats, state, reporter,
-                                                           before)
-                if status == "pending":
-                    summary.pending += 1
-                    reporter.message(f"{video.path}: {error}; left for the next run")
-                    continue
-                if status == "done":
-                    summary.done += 1
-                    summary.video_seconds += seconds_of_video
-                else:
-                    summary.failed += 1
-                reporter.video_finished(video.path, status, time.monotonic() - started, seconds_of_video, error)
+                outcome = process(video, analyzer, config, out, formats,
+                                  on_stage=lambda name, path=video.path: reporter.stage(path, name))
+                commit(outcome, state, reporter, summary)
             summary.seconds = time.monotonic() - t0
             state.end_run(run_id, done=summary.done, skipped=summary.skipped, failed=summary.failed,
                           pending=summary.pending, seconds=summary.seconds, video_seconds=summary.video_seconds,
-                          status="stopped" if summary.stopped_early else ("failed" if summary.failed else "ok"))
+                          status="stopped" if summary.stopped_early else ("failed" if summary.failed else "ok"),
+                          duplicates=summary.duplicates, pruned=summary.pruned)
         finally:
             state.close()
     reporter.run_finished(summary)
     return summary
 
 
-def _already_handled(prev, fingerprint: str, retry_failed: bool) -> bool:
-    if prev is None or prev.fingerprint != fingerprint:
-        return False
-    return prev.status == "done" or (prev.status == "failed" and not retry_failed)
-
-
-def _process(analyzer: Analyzer, video: VideoFile, config: RunConfig, out: Path, formats, state: State,
-             reporter: Reporter, before) -> tuple[str, str | None, float]:
-    """Analyze, write and record one video; returns (status, one-line error or None, video seconds)."""
-    fp = analyzer.fingerprint
-    stage = ["probe"]
-
-    def on_stage(name: str) -> None:
-        stage[0] = name
-        reporter.stage(video.path, name)
-
-    try:
-        with deadline(config.timeout):
-            analysis = analyzer.analyze(video, on_stage)
-        record, segments = analysis.video, list(analysis.segments)
-    except VideoTimeout as exc:
-        return _fail(video, fp, stage[0], str(exc), out, formats, state)
-    except MediaError as exc:
-        return _fail(video, fp, exc.stage or stage[0], exc.cause, out, formats, state)
-    except SetupError:
-        raise
-    except MemoryError:
-        return _fail(video, fp, stage[0], "out of memory", out, formats, state)
-    except Exception as exc:  # one bad file never stops the others
-        if os.environ.get("MMVIDEO_DEBUG"):
-            raise
-        cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-        return _fail(video, fp, stage[0], f"internal error: {cause}", out, formats, state)
-    if _stat_key(video.path) != before:
-        return "pending", "file changed while being read", 0.0
-    record = replace(record, fingerprint=fp)
-    _write(out, record, segments, formats, getattr(analyzer, "segment_schema", None))
-    if analysis.evidence is not None:
-        from mmvideo.write.evidence import write_evidence
-
-        try:
-            write_evidence(out, analysis.evidence)
-        except OSError as exc:
-            raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
-    state.mark_done(video.content_id, video.path, fp, record.duration)
-    return "done", None, float(record.duration or 0.0)
-
-
-def _write(out: Path, record: VideoRecord, segments, formats, schema=None) -> None:
-    """Write one video's parts; a full or unwritable disk stops the run (exit 2), it is no file's fault."""
-    try:
-        write_video(out, record, segments, formats, schema=schema)
-    except OSError as exc:
-        raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
-
-
-def _fail(video: VideoFile, fp: str, stage: str, error: str, out: Path, formats, state: State):
-    _write(out, failed_record(video, fp, stage, error), [], formats)
-    state.mark_failed(video.content_id, video.path, fp, stage, error)
-    return "failed", error, 0.0
+def _settled_inputs(inputs: list, out: Path, state: State, reporter: Reporter, summary: RunSummary,
+                    prune: bool) -> list:
+    """The run's files with their roles (video, copy, error), after moves and (``prune``) gone files."""
+    files = list(discover(inputs, include_empty=True))
+    summary.total = len(files)
+    if not files and not prune:
+        raise SetupError("no media files found in " + ", ".join(map(str, inputs)))
+    files, moves = assign_roles(files, state.paths(f.content_id for f in files if f.error is None))
+    apply_moves(out, state, moves)
+    for move in moves:
+        reporter.message(f"{move.new_path}: moved from {move.old_path}; its results now name the new path")
+    drop_superseded(out, state, files)
+    if prune:
+        for gone in prune_missing(out, state):
+            summary.pruned += 1
+            reporter.message(f"{gone.path}: no longer exists; its results were removed (--prune)")
+    return files

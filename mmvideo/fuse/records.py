@@ -1,8 +1,9 @@
 """The fusion stage's records: what ``ZeroShotTagger.tag`` reads per segment and what it returns.
 
-``SegmentInput`` lists the fields fusion reads; any object with these attributes works (the pipeline's
-``SegmentEvidence`` does), missing ones count as absent. ``FusedSegment`` is the result; its ``tags`` and class
-lists use the cross-stage ``TagScore`` / ``ClassScore`` of ``mmvideo.records`` so writers need nothing from here.
+``SegmentInput`` is a plain segment with the built-in modalities' fields (each reads its own, see
+``Modality.from_fields``); the pipeline's ``SegmentEvidence`` carries every modality's pooled value instead.
+``FusedSegment`` is the result; its ``tags`` use the cross-stage ``TagScore`` of ``mmvideo.records`` and its
+``columns`` are plain values, so writers need nothing from here.
 """
 
 from __future__ import annotations

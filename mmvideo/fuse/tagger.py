@@ -48,7 +48,7 @@ class TaggerSettings:
     image_top_k / audio_top_k: classes mixed into a token.
     image_min_mass: smallest probability mass of an image token's classes. audio_min_score: smallest mean
     score of an audio class to count. face_min_conf: smallest face confidence to count. temperature, normalize,
-    min_spread, scale: the layer's (scale: one number or one per modality in ``MODALITIES`` order).
+    min_spread, scale: the layer's (scale: one number or one per fusing modality, in the tagger's order).
     """
 
     top_k: int = run_config.default("top_k")

@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Sequence
 
 from mmvideo.errors import FfmpegError, SetupError
+from mmvideo.media import children
 
 # Options every ffmpeg call starts with: never read stdin, print only errors.
 BASE_ARGS: tuple[str, ...] = ("-nostdin", "-hide_banner", "-v", "error")
@@ -67,12 +68,23 @@ def stderr_summary(stderr: str, limit: int = 1) -> str:
 
 def run_ffmpeg(args: Sequence[str], path: os.PathLike | str, *, stage: str = "demux",
                timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run ``ffmpeg BASE_ARGS + args`` to completion; raise ``FfmpegError`` naming ``path`` on failure."""
+    """Run ``ffmpeg BASE_ARGS + args`` to completion; raise ``FfmpegError`` naming ``path`` on failure.
+
+    The process is registered under ``path`` while it runs, so a video's timeout stops it too.
+    """
     argv = [ffmpeg_binary(), *BASE_ARGS, *args]
+    child = children.spawn(argv, path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise FfmpegError(path, f"ffmpeg timed out after {timeout:g} s", argv, stage=stage) from exc
+        with child:
+            try:
+                stdout, stderr = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                child.kill()
+                child.communicate()
+                raise FfmpegError(path, f"ffmpeg timed out after {timeout:g} s", argv, stage=stage) from exc
+    finally:
+        children.forget(path, child)
+    proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace")
         raise FfmpegError(path, stderr_summary(err), argv, err[-4000:], stage=stage)

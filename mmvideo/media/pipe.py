@@ -19,6 +19,8 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Generic, TypeVar
 
 from mmvideo.errors import FfmpegError
+from mmvideo.media import children
+from mmvideo.media.children import kill_running  # noqa: F401  (the per-file kill, re-exported)
 from mmvideo.media.ffmpeg import BASE_ARGS, ffmpeg_binary, stderr_summary
 
 log = logging.getLogger("mmvideo.media")
@@ -53,7 +55,8 @@ def parse_log_line(line: str) -> tuple[str, str, str]:
 class FfmpegPipe:
     """One running ffmpeg command: ``read_exact`` from its stdout, diagnostics from its stderr.
 
-    ``on_info(source, message)`` is called from the stderr thread for every info-level line.
+    ``on_info(source, message)`` is called from the stderr thread for every info-level line. The process is
+    registered under ``path`` while it runs (``children.kill_running(path)`` stops it from any thread).
     """
 
     def __init__(self, args: Sequence[str], path: str, *,
@@ -63,8 +66,8 @@ class FfmpegPipe:
         self._on_info = on_info
         self._errors: list[str] = []  # distinct error-level messages, in order
         self._tail: collections.deque[str] = collections.deque(maxlen=40)
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+        self.proc = children.spawn(self.argv, path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
         self._thread = threading.Thread(target=self._read_stderr, name="ffmpeg-stderr", daemon=True)
         self._thread.start()
 
@@ -107,6 +110,7 @@ class FfmpegPipe:
         rc = self.proc.wait()
         self._thread.join()
         self._close_pipes()
+        children.forget(self.path, self.proc)
         return rc
 
     def close(self) -> None:
@@ -121,6 +125,7 @@ class FfmpegPipe:
                 self.proc.wait()
         self._thread.join(timeout=_TERMINATE_WAIT_S)
         self._close_pipes()
+        children.forget(self.path, self.proc)
 
     def _close_pipes(self, stdout_only: bool = False) -> None:
         pipes = (self.proc.stdout,) if stdout_only else (self.proc.stdout, self.proc.stderr)

@@ -1,4 +1,7 @@
-"""Read an output folder back as Arrow tables (Parquet parts preferred, else JSON Lines parts)."""
+"""Read an output folder back as Arrow tables (Parquet parts preferred, else JSON Lines parts).
+
+Folders written by earlier schema versions read too: a column a part lacks is null in its rows.
+"""
 
 from __future__ import annotations
 
@@ -31,12 +34,22 @@ def _typed_vectors(table: pa.Table) -> pa.Table:
     return table
 
 
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with every field of ``schema`` it lacks added as nulls (older parts), others kept."""
+    for field in schema:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table
+
+
 def read_table(out_dir: os.PathLike | str, table: str = "segments") -> pa.Table:
     """All rows of ``segments`` or ``videos`` in an output folder; ``SetupError`` if it holds none."""
     out = Path(out_dir)
     parquet = _parts(out, "parquet", table)
     if parquet:
         tables = [pq.read_table(p) for p in parquet]
+        if table == "videos":  # schema-1 parts lack the schema-2 columns: null there
+            tables = [_conform(t, VIDEO_SCHEMA) for t in tables]
         return pa.concat_tables(tables, promote_options="default")
     jsonl = _parts(out, "jsonl", table)
     if jsonl:

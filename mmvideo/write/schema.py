@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from mmvideo.records import SegmentRecord, VideoRecord
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: videos gain status "duplicate" and duplicate_of; copies/errors get own parts
 EMBEDDING_SIZE = 384  # fused embedding: the text encoder's space (all-MiniLM-L6-v2)
 
 COVERAGE = pa.struct([("label", pa.string()), ("seconds", pa.float64()), ("share", pa.float32()),
@@ -50,6 +50,7 @@ VIDEO_SCHEMA = pa.schema([
     ("has_video", pa.bool_()), ("has_audio", pa.bool_()), ("subtitle_tracks", pa.int32()),
     ("segments", pa.int32()), ("warnings", pa.list_(pa.string())), ("top_tags", pa.list_(COVERAGE)),
     ("stage", pa.string()), ("error", pa.string()), ("processed_at", pa.string()),
+    ("duplicate_of", pa.string()),
 ], metadata={"mmvideo.schema_version": SCHEMA_VERSION})
 
 
@@ -99,4 +100,5 @@ def video_row(rec: VideoRecord) -> dict[str, Any]:
         "top_tags": [{"label": c.label, "seconds": float(c.seconds), "share": float(c.share),
                       "max_score": float(c.max_score)} for c in rec.top_tags],
         "stage": rec.stage, "error": rec.error, "processed_at": rec.processed_at,
+        "duplicate_of": rec.duplicate_of,
     }

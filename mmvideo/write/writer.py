@@ -6,8 +6,10 @@ a rerun replaces them instead of duplicating them)::
     OUT/parquet/segments/<video_id>.parquet   OUT/parquet/videos/<video_id>.parquet
     OUT/jsonl/segments/<video_id>.jsonl       OUT/jsonl/videos/<video_id>.jsonl
 
-Temp files start with '.', which pyarrow, pandas, polars and DuckDB globs skip. The segments part is
-written before the video part, so a video row always has its segments beside it.
+Parts are named by the video record's ``video_id``: the content id, or for a copy of another file and a
+file with no usable content a key derived from its path (``dup-...``, ``err-...``), so no input file's
+parts overwrite another's. Temp files start with '.', which pyarrow, pandas, polars and DuckDB globs skip.
+The segments part is written before the video part, so a video row always has its segments beside it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from mmvideo.write.schema import VIDEO_SCHEMA, segment_row, segment_schema, vide
 
 FORMATS = ("jsonl", "parquet")
 EXTENSIONS = {"parquet": ".parquet", "jsonl": ".jsonl"}
+TABLES = ("segments", "videos")
+EVIDENCE_DIR = "evidence"
 
 
 def parse_formats(value: str) -> tuple[str, ...]:
@@ -95,3 +99,40 @@ def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequen
             raise ParameterError(f"unknown format. Received: format={fmt!r}")
         written += [seg_path, vid_path]
     return written
+
+
+def remove_parts(out_dir: os.PathLike | str, key: str) -> list[Path]:
+    """Delete one video's parts in every format and its ``evidence/<key>.parquet``; returns what was removed."""
+    candidates = [part_path(out_dir, fmt, table, key) for fmt in FORMATS for table in TABLES]
+    candidates.append(Path(out_dir) / EVIDENCE_DIR / f"{key}.parquet")
+    removed = []
+    for path in candidates:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def relocate(out_dir: os.PathLike | str, key: str, new_path: str) -> list[Path]:
+    """Rewrite the ``path`` of one video's rows (a moved file) in every part it has; returns the parts."""
+    rewritten = []
+    for fmt in FORMATS:
+        for table in TABLES:
+            part = part_path(out_dir, fmt, table, key)
+            if not part.exists():
+                continue
+            if fmt == "parquet":
+                data = pq.read_table(part)
+                if "path" in data.column_names:
+                    i = data.column_names.index("path")
+                    data = data.set_column(i, data.schema.field(i), pa.array([new_path] * data.num_rows,
+                                                                            pa.string()))
+                _atomic(part, lambda fh, data=data: pq.write_table(data, fh, compression="zstd"))
+            else:
+                with open(part, encoding="utf-8") as fh:
+                    rows = [json.loads(line) for line in fh if line.strip()]
+                _write_jsonl(part, [{**row, "path": new_path} for row in rows])
+            rewritten.append(part)
+    return rewritten
