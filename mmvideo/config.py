@@ -122,6 +122,7 @@ def setting_type(name: str) -> type:
     return inner[0] if inner else hint
 
 
+@functools.cache
 def nullable(name: str) -> bool:
     """True when None is a valid value of the field (no limit)."""
     return type(None) in typing.get_args(typing.get_type_hints(RunConfig)[name])
