@@ -98,3 +98,33 @@ def test_bad_arguments(shared_media, kwargs):
     path = shared_media / "whisper/jfk.flac"
     with pytest.raises(ParameterError, match="Received"):
         iter_audio(path, probe(path), **kwargs)
+
+
+class _EndedPipe:
+    """What finish_stream reads of a finished FfmpegPipe: its error lines and the error it raises."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+
+    def error(self):
+        from mmvideo.errors import FfmpegError
+
+        return FfmpegError("clip.mp4", self.errors[-1] if self.errors else "ffmpeg failed")
+
+
+def test_end_of_stream_rule_raises_warns_or_passes(caplog):
+    """One rule for frames and audio: a failure with nothing read raises, after some output warns."""
+    from mmvideo.errors import FfmpegError
+    from mmvideo.media.stream_end import finish_stream
+
+    with pytest.raises(FfmpegError, match="moov atom not found"):
+        finish_stream(_EndedPipe(["moov atom not found"]), 1, [], "clip.mp4", produced=None, damaged="x")
+    warnings: list[str] = []
+    with caplog.at_level("WARNING", logger="mmvideo.media"):
+        finish_stream(_EndedPipe(["Invalid data"]), 1, warnings, "clip.mp4", produced="3 frames", damaged="x")
+        finish_stream(_EndedPipe(["bad NAL"]), 0, warnings, "clip.mp4", produced="3 frames",
+                      damaged="decode errors, some frames may be missing")
+        finish_stream(_EndedPipe([]), 0, warnings, "clip.mp4", produced="3 frames", damaged="x")
+    assert warnings == ["ffmpeg stopped after 3 frames: Invalid data",
+                        "decode errors, some frames may be missing: bad NAL"]
+    assert [r.getMessage() for r in caplog.records] == [f"clip.mp4: {w}" for w in warnings]

@@ -130,3 +130,15 @@ def test_existing_output_needs_overwrite(shared_media, tmp_path):
     assert not (out / "old.txt").exists()
     assert len(json.loads((out / "frames/index.json").read_text())) == 10  # 2.38 s at 4 fps
     assert leftovers(tmp_path) == []
+
+
+def test_demux_checks_the_settings_it_shares_with_run(tmp_path):
+    """fps, frame size and aspect follow RunConfig's rules from the Python API too, not only from the CLI."""
+    from mmvideo.cli.demux import DemuxConfig
+    from mmvideo.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^fps must be a number > 0 and <= 60\. Received: fps=0$"):
+        DemuxConfig(video="v.mp4", out=str(tmp_path), fps=0)
+    with pytest.raises(ParameterError, match=r"^frame_size must be an integer from 32 to 1024"):
+        DemuxConfig(video="v.mp4", out=str(tmp_path), frame_size=4096)
+    assert DemuxConfig(video="v.mp4", out=str(tmp_path), fps=2).fps == 2.0

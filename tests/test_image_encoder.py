@@ -174,7 +174,7 @@ def test_encoder_arguments():
         ImageEncoder(batch_size=0)
     with pytest.raises(ParameterError, match="CPU only"):
         resolve_backend("litert", "gpu")
-    with pytest.raises(ParameterError, match="litert-int8 backend runs on CPU only"):
+    with pytest.raises(ParameterError, match="litert-int8 backend runs on the CPU only"):
         resolve_backend("litert-int8", "gpu")
     assert resolve_backend("auto", "cpu") == "litert"
     assert resolve_backend("auto", "gpu") == "keras"
@@ -320,3 +320,16 @@ def test_int8_conversion_that_disagrees_is_not_cached(image_model, monkeypatch):
     with pytest.raises(SetupError, match=r"int8 conversion of mobilenet_v2 disagrees .*use backend='litert'"):
         ImageEncoder(backend="litert-int8").encode(np.zeros((1, 224, 224, 3), np.uint8))
     assert not [p for p in derived.iterdir() if "test_rejected_int8" in p.name]
+
+
+def test_one_backend_rule_for_every_encoder():
+    """devices.choose_backend is the rule; the image encoder only widens the allowed backends with int8."""
+    from mmvideo.encode.devices import BACKENDS, choose_backend, litert_or_keras
+
+    assert resolve_backend("litert-int8", "cpu") == "litert-int8"
+    with pytest.raises(ParameterError, match="backend must be one of"):
+        choose_backend("litert-int8", "cpu", BACKENDS)  # audio and text have no int8 conversion
+    assert litert_or_keras("auto", "cpu") == ("litert", "cpu:0")
+    assert litert_or_keras("litert-int8", "auto", image_mod.BACKENDS) == ("litert-int8", "cpu:0")
+    with pytest.raises(ParameterError, match="runs on the CPU only"):
+        litert_or_keras("litert", "gpu")

@@ -21,44 +21,48 @@ from pathlib import Path
 
 import click
 
-from mmvideo.config import default, help_text
+from mmvideo.cli.options import setting_option
+from mmvideo.config import check_setting, default
 from mmvideo.errors import EXIT_OK, SetupError
 from mmvideo.records import MediaInfo
 
 AUDIO_RATE = 16000
+SHARED_SETTINGS = ("fps", "frame_size", "aspect")  # RunConfig fields demux takes too
 
 
 @dataclass(frozen=True)
 class DemuxConfig:
-    """What ``mmvideo demux`` was asked to do."""
+    """What ``mmvideo demux`` was asked to do; fps, frame_size and aspect are checked by RunConfig's rules."""
 
     video: str
     out: str
     fps: float = default("fps")
-    size: int = default("frame_size")
+    frame_size: int = default("frame_size")
     aspect: str = default("aspect")
     image_format: str = "jpg"
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        """The settings ``mmvideo run`` shares are checked (and normalised) as RunConfig checks them."""
+        for name in SHARED_SETTINGS:
+            object.__setattr__(self, name, check_setting(name, getattr(self, name)))
 
 
 @click.command("demux", epilog="Exit codes: 0 done; 1 the video could not be read; 2 usage or setup error.")
 @click.argument("video", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="output folder")
-@click.option("--fps", type=click.FloatRange(min=0.01, max=120), default=default("fps"), show_default=True,
-              help=help_text("fps"))
-@click.option("--size", type=click.IntRange(16, 4096), default=default("frame_size"), show_default=True,
-              help=help_text("frame_size"))
-@click.option("--aspect", type=click.Choice(["squash", "pad"]), default=default("aspect"), show_default=True,
-              help=help_text("aspect"))
+@setting_option("fps")
+@setting_option("frame_size", "--size")
+@setting_option("aspect")
 @click.option("--image-format", type=click.Choice(["jpg", "png"]), default="jpg", show_default=True,
               help="frame image format")
 @click.option("--overwrite", is_flag=True, help="replace --out if it exists and is not empty")
 @click.pass_context
-def demux(ctx: click.Context, video: str, out: str, fps: float, size: int, aspect: str, image_format: str,
+def demux(ctx: click.Context, video: str, out: str, fps: float, frame_size: int, aspect: str, image_format: str,
           overwrite: bool) -> None:
     """Write the sampled frames, 16 kHz mono audio, subtitle cues and probe info of VIDEO into --out."""
-    config = DemuxConfig(video=video, out=out, fps=fps, size=size, aspect=aspect, image_format=image_format,
-                         overwrite=overwrite)
+    config = DemuxConfig(video=video, out=out, fps=fps, frame_size=frame_size, aspect=aspect,
+                         image_format=image_format, overwrite=overwrite)
     ctx.exit(run_demux(config))
 
 
@@ -105,7 +109,7 @@ def _write_frames(folder: Path, config: DemuxConfig, info: MediaInfo) -> list[st
     frames_dir = folder / "frames"
     frames_dir.mkdir()
     index = []
-    stream = iter_frames(config.video, info, fps=config.fps, size=(config.size, config.size),
+    stream = iter_frames(config.video, info, fps=config.fps, size=(config.frame_size, config.frame_size),
                          aspect=config.aspect)
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if config.image_format == "jpg" else []
     with stream:

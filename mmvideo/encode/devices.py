@@ -12,8 +12,10 @@ import os
 from mmvideo.errors import ParameterError, SetupError
 
 DEVICES = ("auto", "cpu", "gpu")
-#: backends of the encoders that have a LiteRT and a Keras path (audio, text; image adds "litert-int8")
+#: backends of the encoders that have a LiteRT and a Keras path (audio, text)
 BACKENDS = ("auto", "litert", "keras")
+#: the image encoder's backends: it adds an int8 LiteRT conversion
+IMAGE_BACKENDS = ("auto", "litert-int8", "litert", "keras")
 
 
 def gpu_device_node_present() -> bool:
@@ -59,17 +61,36 @@ def resolve_device(device: str) -> str:
     return "cpu:0"
 
 
-def litert_or_keras(backend: str, device: str) -> tuple[str, str]:
-    """("litert", "cpu:0") or ("keras", Keras device) for an encoder with both paths: "auto" means Keras on a
-    GPU when one is asked for or seen, else LiteRT on the CPU (``ParameterError`` for bad or clashing values)."""
-    if backend not in BACKENDS:
-        raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
+def check_backend(backend: str, device: str, allowed: tuple[str, ...] = BACKENDS) -> None:
+    """``ParameterError`` for a backend not in ``allowed``, an unknown device, or a LiteRT backend on the GPU;
+    imports nothing (RunConfig checks its settings with it)."""
+    if backend not in allowed:
+        raise ParameterError(f"backend must be one of {allowed}. Received: backend={backend!r}")
     if device not in DEVICES:
         raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
-    if backend == "litert" and device == "gpu":
-        raise ParameterError("the litert backend runs on the CPU; use backend='keras' for device='gpu'")
-    if backend == "litert" or (backend == "auto" and device == "cpu"):
-        return "litert", "cpu:0"
+    if backend.startswith("litert") and device == "gpu":
+        raise ParameterError(f"the {backend} backend runs on the CPU only; use backend='keras' for device='gpu'")
+
+
+def choose_backend(backend: str, device: str, allowed: tuple[str, ...] = BACKENDS) -> str:
+    """The one backend rule: ``backend`` itself unless "auto", which means Keras on a GPU (asked for, or seen
+    by Keras under "auto") and LiteRT float32 on the CPU; ``allowed`` lists the encoder's backends."""
+    check_backend(backend, device, allowed)
+    if backend != "auto":
+        return backend
+    if device == "cpu":
+        return "litert"
+    if device == "gpu" or gpu_available():
+        return "keras"
+    return "litert"
+
+
+def litert_or_keras(backend: str, device: str, allowed: tuple[str, ...] = BACKENDS) -> tuple[str, str]:
+    """(backend, device) for an encoder with a LiteRT and a Keras path: (a LiteRT backend, "cpu:0") or
+    ("keras", Keras device), by :func:`choose_backend` (``SetupError`` when "gpu" is asked for and none is seen)."""
+    chosen = choose_backend(backend, device, allowed)
+    if chosen != "keras":
+        return chosen, "cpu:0"
     keras_device = resolve_device(device)
     if backend == "auto" and keras_device.lower().startswith("cpu"):
         return "litert", "cpu:0"

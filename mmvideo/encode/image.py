@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from mmvideo.encode.base import Encoder, EncoderOutput
-from mmvideo.encode.devices import DEVICES, gpu_available
+from mmvideo.encode.devices import IMAGE_BACKENDS, choose_backend, gpu_available
 from mmvideo.errors import ParameterError, SetupError
 
 MODEL_NAME = "mobilenet_v2"
@@ -46,7 +46,7 @@ CALIBRATION_FILE = "mobilenet_v2_calibration.npz"
 INPUT_SIZE = 224
 EMBEDDING_SIZE = 1280
 NUM_CLASSES = 1000
-BACKENDS = ("auto", "litert-int8", "litert", "keras")
+BACKENDS = IMAGE_BACKENDS
 LITERT_BACKENDS = ("litert-int8", "litert")
 # a conversion is cached only if, on the held-out calibration frames (textures, microscopy, clocks as
 # well as photos), the embeddings' cosine similarity to float32 has median >= INT8_MEDIAN_COSINE and
@@ -302,20 +302,8 @@ def _convert_int8(model: Any, path: Path, reference: Path) -> None:
 
 def resolve_backend(backend: str = "auto", device: str = "auto") -> str:
     """"keras", "litert-int8" or "litert" for the requested backend/device (auto: Keras on a GPU, else
-    LiteRT float32)."""
-    if backend not in BACKENDS:
-        raise ParameterError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
-    if device not in DEVICES:
-        raise ParameterError(f"device must be one of {DEVICES}. Received: device={device!r}")
-    if backend in LITERT_BACKENDS and device == "gpu":
-        raise ParameterError(f"the {backend} backend runs on CPU only; use backend='keras' for device='gpu'")
-    if backend != "auto":
-        return backend
-    if device == "cpu":
-        return "litert"
-    if device == "gpu" or gpu_available():
-        return "keras"
-    return "litert"
+    LiteRT float32): the encoders' one rule (:func:`mmvideo.encode.devices.choose_backend`)."""
+    return choose_backend(backend, device, BACKENDS)
 
 
 # ------------------------------------------------------------------------------------ encoder

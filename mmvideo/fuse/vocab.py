@@ -11,7 +11,8 @@ import functools
 import os
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from mmvideo.errors import ParameterError
 
@@ -114,12 +115,18 @@ def read_labels_file(path: os.PathLike | str) -> tuple[Tag, ...]:
     return parse_labels(text, source=str(path))
 
 
-def load_labels(spec: os.PathLike | str) -> tuple[Tag, ...]:
-    """The vocabulary ``--labels`` names: an existing file, else a comma-separated list.
+def load_labels(spec: os.PathLike | str | Sequence[Any]) -> tuple[Tag, ...]:
+    """The vocabulary ``--labels`` (or a config file) names: an existing file, else a comma-separated list;
+    a list of labels or ``(label, description)`` pairs is checked as a vocabulary.
 
     A value that looks like a path (has a ``/`` or ends in ``.txt``/``.tsv``/``.csv``) but names no file is an
     error rather than a one-label list.
     """
+    if isinstance(spec, (list, tuple)):
+        return as_vocabulary(spec)
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ParameterError(f"labels must be a file, a comma-separated list or a list of labels. "
+                             f"Received: labels={spec!r}")
     value = os.fspath(spec)
     if not value.strip():
         raise ParameterError("--labels: empty value. Received: labels=''")

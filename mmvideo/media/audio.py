@@ -11,7 +11,6 @@ the decoder's input rate, not the output rate.)
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Generator
@@ -22,9 +21,8 @@ import numpy as np
 from mmvideo.errors import ParameterError
 from mmvideo.media.ffmpeg import input_url
 from mmvideo.media.pipe import FfmpegPipe, MediaStream
+from mmvideo.media.stream_end import finish_stream
 from mmvideo.records import AudioChunk, MediaInfo
-
-log = logging.getLogger("mmvideo.media")
 
 _BYTES_PER_SAMPLE = 4  # f32le mono
 
@@ -91,18 +89,7 @@ def iter_audio(path: os.PathLike | str, info: MediaInfo, *, sample_rate: int = 1
             rc = pipe.wait()
         finally:
             pipe.close()
-        if rc != 0:
-            if not done:
-                raise pipe.error()
-            _warn(warnings, path,
-                  f"ffmpeg stopped after {done / sample_rate:.3f} s of audio: {pipe.error().cause}")
-        elif pipe.errors:
-            _warn(warnings, path,
-                  f"audio decode errors, some audio may be silent: {'; '.join(pipe.errors[:3])}")
+        finish_stream(pipe, rc, warnings, path, produced=f"{done / sample_rate:.3f} s of audio" if done else None,
+                      damaged="audio decode errors, some audio may be silent")
 
     return MediaStream(run)
-
-
-def _warn(warnings: list[str], path: str, message: str) -> None:
-    warnings.append(message)
-    log.warning("%s: %s", path, message)

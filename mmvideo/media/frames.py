@@ -61,6 +61,7 @@ import numpy as np
 from mmvideo.errors import FfmpegError, ParameterError
 from mmvideo.media.ffmpeg import input_url
 from mmvideo.media.pipe import FfmpegPipe, MediaStream
+from mmvideo.media.stream_end import finish_stream, warn
 from mmvideo.records import FrameChunk, MediaInfo, VideoStreamInfo
 
 log = logging.getLogger("mmvideo.media")
@@ -218,14 +219,9 @@ def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
                 emitted = 0  # ffmpeg fails when no frame reaches the output: maybe all were non-ref
             if emitted or not skip_nonref:
                 return
-            _warn(warnings, path, "no frame survived -skip_frame noref; decoding every frame instead")
+            warn(warnings, path, "no frame survived -skip_frame noref; decoding every frame instead")
 
     return MediaStream(run)
-
-
-def _warn(warnings: list[str], path: str, message: str) -> None:
-    warnings.append(message)
-    log.warning("%s: %s", path, message)
 
 
 def _stream(path: str, args: list[str], start: float, size: tuple[int, int], chunk_frames: int,
@@ -243,7 +239,7 @@ def _stream(path: str, args: list[str], start: float, size: tuple[int, int], chu
             got = pipe.read_exact(memoryview(frames[k]).cast("B"))
             if got < w * h * 3:
                 if got:
-                    _warn(warnings, path, f"ffmpeg output ended inside a frame ({got} of {w * h * 3} bytes)")
+                    warn(warnings, path, f"ffmpeg output ended inside a frame ({got} of {w * h * 3} bytes)")
                 break
             t = times.next_time(pipe)
             if t is None:
@@ -262,10 +258,6 @@ def _stream(path: str, args: list[str], start: float, size: tuple[int, int], chu
         rc = pipe.wait()
     finally:
         pipe.close()
-    if rc != 0:
-        if not emitted:
-            raise pipe.error()
-        _warn(warnings, path, f"ffmpeg stopped after {emitted} frames: {pipe.error().cause}")
-    elif pipe.errors:
-        _warn(warnings, path, f"decode errors, some frames may be missing: {'; '.join(pipe.errors[:3])}")
+    finish_stream(pipe, rc, warnings, path, produced=f"{emitted} frames" if emitted else None,
+                  damaged="decode errors, some frames may be missing")
     return emitted
