@@ -20,7 +20,6 @@ from typing import Generic, TypeVar
 
 from mmvideo.errors import FfmpegError
 from mmvideo.media import children
-from mmvideo.media.children import kill_running  # noqa: F401  (the per-file kill, re-exported)
 from mmvideo.media.ffmpeg import BASE_ARGS, ffmpeg_binary, stderr_summary
 
 log = logging.getLogger("mmvideo.media")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from mmvideo.fuse import tokens
@@ -19,6 +17,7 @@ class AudioModality(ClassifierModality):
     feed = "audio"
     class_map = "audioset"
     pool_by = "centre"
+    input_fields = ("audio_scores", "audio_embedding")
     embedding_size = 1024
 
     def required_models(self) -> list[str]:
@@ -37,16 +36,6 @@ class AudioModality(ClassifierModality):
 
     def drop(self, ctx: FusionContext) -> frozenset[str]:
         return frozenset(ctx.settings.audio_drop)
-
-    def from_fields(self, segment: Any):
-        from mmvideo.modalities.pooling import ClassPool
-
-        scores = getattr(segment, "audio_scores", None)
-        if scores is None:
-            return None
-        s = np.asarray(scores, dtype=np.float32)
-        s = s.reshape(-1, s.shape[-1]) if s.ndim > 1 else s[None]
-        return ClassPool(s.mean(axis=0), getattr(segment, "audio_embedding", None), len(s))
 
     def _token(self, scores: np.ndarray, table: np.ndarray, ctx: FusionContext) -> np.ndarray | None:
         s = ctx.settings

@@ -68,6 +68,8 @@ class ClassifierModality(Modality):
     class_map: ClassVar[str]
     pool_by: ClassVar[str] = "start"
     embedding_size: ClassVar[int]
+    #: the attributes of fusion's ``SegmentInput`` holding this modality's scores and embedding
+    input_fields: ClassVar[tuple[str, str]]
 
     def __init__(self, config=None, *, class_names: Sequence[str] | None = None) -> None:
         super().__init__(config)
@@ -79,6 +81,14 @@ class ClassifierModality(Modality):
 
     def pool(self, items: ItemEvidence, segments: Sequence[Segment]) -> list[ClassPool | None]:
         return mean_classes(items, segments, by=self.pool_by)
+
+    def from_fields(self, segment: Any) -> ClassPool | None:
+        scores = getattr(segment, self.input_fields[0], None)
+        if scores is None:
+            return None
+        s = np.asarray(scores, dtype=np.float32)
+        s = s.reshape(-1, s.shape[-1]) if s.ndim > 1 else s[None]  # (C,) mean or (N, C) per item
+        return ClassPool(s.mean(axis=0), getattr(segment, self.input_fields[1], None), len(s))
 
     def prepare(self, ctx: FusionContext) -> Any:
         if self.class_names is None:

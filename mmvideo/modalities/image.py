@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from mmvideo.fuse import tokens
-from mmvideo.modalities.base import FusionContext, LoadContext, ModalityStream
+from mmvideo.modalities.base import FusionContext, LoadContext, ModalityStream, concat_items
 from mmvideo.modalities.classes import ClassifierModality
-from mmvideo.modalities.base import concat_items
 from mmvideo.records import FrameChunk, ItemEvidence, MediaInfo
 
 
@@ -20,6 +17,7 @@ class ImageModality(ClassifierModality):
     feed = "frames"
     class_map = "imagenet"
     pool_by = "start"
+    input_fields = ("image_probs", "image_embedding")
     embedding_size = 1280
 
     def required_models(self) -> list[str]:
@@ -39,16 +37,6 @@ class ImageModality(ClassifierModality):
 
     def start(self, path: str, info: MediaInfo) -> ModalityStream | None:
         return _ImageStream(self) if info.video is not None else None
-
-    def from_fields(self, segment: Any):
-        from mmvideo.modalities.pooling import ClassPool
-
-        probs = getattr(segment, "image_probs", None)
-        if probs is None:
-            return None
-        p = np.asarray(probs, dtype=np.float32)
-        p = p.reshape(-1, p.shape[-1]) if p.ndim > 1 else p[None]
-        return ClassPool(p.mean(axis=0), getattr(segment, "image_embedding", None), len(p))
 
     def _token(self, scores: np.ndarray, table: np.ndarray, ctx: FusionContext) -> np.ndarray | None:
         s = ctx.settings
