@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "run": "mmvideo.cli.run:run",
     "search": "mmvideo.cli.search:search",
     "status": "mmvideo.cli.status:status",
+    "report": "mmvideo.cli.report:report",
 }
 
 HELP_EPILOG = "Exit codes: 0 all done; 1 some files failed; 2 usage or setup error."
