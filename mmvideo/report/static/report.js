@@ -150,13 +150,13 @@
     if (seg.x) card.appendChild(el("div", "text", seg.x));
     return card;
   }
-  function timelineBar(v, shown) {
+  function timelineBar(v, shown, narrowing) {
     var bar = el("div", "bar");
     var total = v.d || (v.segs.length ? v.segs[v.segs.length - 1].b : 0) || 1;
     var hits = {};
     shown.forEach(function (s) { hits[s.k] = true; });
     v.segs.forEach(function (s) {
-      var b = el("span", hits[s.k] ? "hit" : "");
+      var b = el("span", narrowing && hits[s.k] ? "hit" : "");
       b.style.left = (100 * s.a / total).toFixed(2) + "%";
       b.style.width = (100 * Math.max(0, s.b - s.a) / total).toFixed(2) + "%";
       bar.appendChild(b);
@@ -174,7 +174,7 @@
     head.appendChild(h);
     var facts = [];
     if (v.d !== null) facts.push(fmtTime(v.d));
-    if (v.c) facts.push(v.c);
+    if (v.c) facts.push(v.c.split(",")[0]);
     facts.push(v.segs.length + " segments" + (item.segs.length !== v.segs.length ? ", " + item.segs.length + " match" : ""));
     head.appendChild(el("span", "mute", facts.join(" · ")));
     box.appendChild(head);
@@ -189,7 +189,7 @@
       box.appendChild(top);
     }
     if (!v.segs.length) return box;
-    box.appendChild(timelineBar(v, item.segs));
+    box.appendChild(timelineBar(v, item.segs, item.segs !== v.segs));
     var row = el("div", "segs");
     var n = Math.min(item.segs.length, SEGMENTS_SHOWN);
     for (var i = 0; i < n; i++) row.appendChild(segmentCard(v, item.segs[i]));
