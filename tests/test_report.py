@@ -6,6 +6,7 @@ so a missing browser fails there). Screenshots go to ``tmp_path`` and to ``$MMVI
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -56,6 +57,15 @@ def browser():
 
     with headless_chromium(1280, 1000) as drv:
         yield drv
+
+
+def _data(report_dir: Path) -> dict:
+    """The page data of a report folder, as the browser sees it."""
+    (script,) = report_dir.glob("data-*.js")
+    text = script.read_text(encoding="ascii")
+    prefix, suffix = "window.MMVIDEO_REPORT = JSON.parse(", ");\n"
+    assert text.startswith(prefix) and text.endswith(suffix)
+    return json.loads(json.loads(text[len(prefix):-len(suffix)]))
 
 
 def _save_screenshot(drv, tmp_path: Path, name: str) -> Path:
@@ -129,11 +139,15 @@ def test_report_of_samples_in_headless_chromium(real_models, samples_dir, tmp_pa
             assert s["bars"] == len(r["tags"])
             assert s["text"] == (r["text"] or "")
             assert "image classes:" in s["hover"] and "audio classes:" in s["hover"]
-    # thumbnails made from the sources at report time (path b), loaded by the page, 160 px wide
-    _wait(browser, lambda: all(s["img"] for s in browser.execute_script(
-        "return Array.from(document.querySelectorAll('.seg img')).map(i => ({img: i.complete && i.naturalWidth}))")))
+    # thumbnails made from the sources at report time (path b), 160 px wide; they load lazily, as they are
+    # scrolled to (off-screen timelines are not even laid out)
+    _wait(browser, lambda: browser.execute_script("""
+        var waiting = Array.from(document.querySelectorAll('.seg img')).filter(i => !(i.complete && i.naturalWidth));
+        if (waiting.length) waiting[0].scrollIntoView();
+        return waiting.length === 0;"""))
     widths = browser.execute_script("return Array.from(document.querySelectorAll('.seg img')).map(i => i.naturalWidth)")
     assert widths == [160] * len(rows)
+    browser.execute_script("window.scrollTo(0, 0)")
     legend = browser.execute_script("return Array.from(document.querySelectorAll('.legend span:not(:first-child)'))"
                                     ".map(e => e.textContent)")
     assert legend == list(MODALITIES)
@@ -304,8 +318,10 @@ def test_report_prefers_run_thumbnails_then_reuses_its_own(tmp_path):
     assert (first.from_run, first.made, first.reused) == (1, 1, 0)
     second = build_report(out).pictures
     assert (second.from_run, second.made, second.reused) == (1, 0, 1)
-    data = next((out / "report").glob("data-*.js")).read_text()
-    assert '"th":"../thumbnails/v1/0.jpg"' in data and '"th":"thumbs/v1-' in data
+    data = _data(out / "report")
+    (video,) = data["videos"]
+    assert video["rb"] == "../thumbnails/v1/" and video["tb"].startswith("thumbs/v1-")
+    assert data["seg"]["th"] == [2, 1]  # segment 0 from the run's folder, segment 1 from the report's
 
 
 def test_thumbnail_budget_defers_videos_to_the_next_report(tmp_path):

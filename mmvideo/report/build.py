@@ -50,8 +50,8 @@ def build_report(out_dir: os.PathLike | str, dest: os.PathLike | str | None = No
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SetupError(f"{folder}: cannot create the report folder: {exc.strerror or exc}") from None
-    urls, stats = collect(rows, out, folder, make=thumbnails, budget_s=thumbnail_seconds, workers=workers)
-    name, content = data_script(page_data(rows, urls, str(out)))
+    pictures, stats = collect(rows, out, folder, make=thumbnails, budget_s=thumbnail_seconds, workers=workers)
+    name, content = data_script(page_data(rows, pictures, str(out)))
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     try:
         _write_atomic(folder / name, content)
@@ -62,4 +62,4 @@ def build_report(out_dir: os.PathLike | str, dest: os.PathLike | str | None = No
         if old.name != name:
             old.unlink(missing_ok=True)
     return ReportResult(index=folder / "index.html", videos=len(rows.videos),
-                        segments=sum(len(s) for s in rows.segments.values()), pictures=stats)
+                        segments=rows.segments.num_rows, pictures=stats)

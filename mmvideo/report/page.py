@@ -62,7 +62,8 @@ def data_script(data: dict[str, Any]) -> tuple[str, bytes]:
     ``index.html`` always points at the data it was made with.
     """
     body = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    content = f"window.{DATA_GLOBAL} = {body};\n".encode("ascii")
+    # JSON.parse of a string literal: V8 parses JSON several times faster than the same object literal
+    content = f"window.{DATA_GLOBAL} = JSON.parse({json.dumps(body)});\n".encode("ascii")
     return f"data-{hashlib.sha256(content).hexdigest()[:12]}.js", content
 
 

@@ -45,62 +45,81 @@ def _folder_name(video_id: str, segments: list[tuple[int, float, float]]) -> str
     return f"{video_id}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
+def _names(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
 def collect(data: ReportData, out: Path, dest: Path, *, make: bool = True, budget_s: float = 60.0,
-            workers: int = 2) -> tuple[dict[tuple[str, int], str], PictureStats]:
-    """Map (video_id, segment) to a thumbnail URL relative to ``dest``; make missing ones within ``budget_s``."""
-    urls: dict[tuple[str, int], str] = {}
+            workers: int = 2) -> tuple[list[dict], PictureStats]:
+    """Per video: thumbnail folder URLs (``tb`` made by reports, ``rb`` made by the run, relative to ``dest``)
+    and per segment a code (0 none, 1 in ``tb``, 2 in ``rb``); missing ones are made within ``budget_s``."""
     stats = PictureStats()
-    todo: list[tuple[str, str, list[tuple[int, float, float]], Path]] = []
+    run_root, own_root = out / RUN_THUMBNAILS, dest / REPORT_THUMBNAILS
+    run_ids, own_dirs = _names(run_root), _names(own_root)
+    seg = data.segments
+    ks, starts, ends = (seg.column(c).to_pylist() for c in ("segment", "start", "end"))
+    pictures: list[dict] = []
+    todo: list[tuple[int, str, list[tuple[int, float, float]], Path]] = []
     keep: set[str] = set()
-    has_video = {v.get("video_id"): v.get("has_video", True) for v in data.videos}
-    paths = {v.get("video_id"): v.get("path") or "" for v in data.videos}
-    for vid, rows in data.segments.items():
-        segs = [(int(r["segment"]), float(r["start"]), float(r["end"])) for r in rows]
-        folder = dest / REPORT_THUMBNAILS / _folder_name(vid, segs)
-        keep.add(folder.name)
-        missing = []
+    for i, (v, (lo, hi)) in enumerate(zip(data.videos, data.bounds)):
+        vid = v.get("video_id") or ""
+        segs = [(int(ks[r]), float(starts[r]), float(ends[r])) for r in range(lo, hi)]
+        folder = own_root / _folder_name(vid, segs)
+        run_has = _names(run_root / vid) if vid in run_ids else set()
+        own_has = _names(folder) if folder.name in own_dirs else set()
+        codes, missing = [], []
         for k, a, b in segs:
-            from_run = out / RUN_THUMBNAILS / vid / thumbnail_name(k)
-            made = folder / thumbnail_name(k)
-            if from_run.is_file():
-                urls[(vid, k)] = _url(from_run, dest)
+            name = thumbnail_name(k)
+            if name in run_has:
+                codes.append(2)
                 stats.from_run += 1
-            elif made.is_file():
-                urls[(vid, k)] = _url(made, dest)
+            elif name in own_has:
+                codes.append(1)
                 stats.reused += 1
             else:
+                codes.append(0)
                 missing.append((k, a, b))
-        if not missing or not has_video.get(vid, True):
+        pictures.append({"tb": _url(folder, dest) + "/", "rb": _url(run_root / vid, dest) + "/" if run_has else None,
+                         "th": codes, "k": [k for k, _, _ in segs]})
+        if segs:
+            keep.add(folder.name)
+        if not missing or not v.get("has_video", True):
             continue
-        path = paths.get(vid) or rows[0].get("path") or ""
+        path = v.get("path") or ""
         if not os.path.isfile(path):
             stats.no_source += 1
         elif make:
-            todo.append((vid, path, missing, folder))
+            todo.append((i, path, missing, folder))
     if todo:
-        _make(todo, dest, urls, stats, budget_s, workers)
-    _prune(dest / REPORT_THUMBNAILS, keep)
-    return urls, stats
+        _make(todo, pictures, stats, budget_s, workers)
+    _prune(own_root, keep)
+    return pictures, stats
 
 
-def _make(todo, dest: Path, urls: dict, stats: PictureStats, budget_s: float, workers: int) -> None:
+def _make(todo, pictures: list[dict], stats: PictureStats, budget_s: float, workers: int) -> None:
     deadline = time.monotonic() + budget_s
-    pending: dict[Future, tuple[str, str]] = {}
+    pending: dict[Future, tuple[int, list[tuple[int, float, float]]]] = {}
     queue = list(todo)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while queue or pending:
             while queue and len(pending) < workers and time.monotonic() < deadline:
-                vid, path, segs, folder = queue.pop(0)
-                pending[pool.submit(write_segment_thumbnails, path, segs, folder)] = (vid, path)
+                i, path, segs, folder = queue.pop(0)
+                pending[pool.submit(write_segment_thumbnails, path, segs, folder)] = (i, segs)
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                vid, path = pending.pop(fut)
+                i, segs = pending.pop(fut)
                 try:
-                    for f in fut.result():
-                        urls[(vid, int(f.stem))] = _url(f, dest)
-                        stats.made += 1
+                    made = {f.name for f in fut.result()}
+                    codes = pictures[i]["th"]
+                    for pos, k in enumerate(pictures[i]["k"]):
+                        if thumbnail_name(k) in made:
+                            codes[pos] = 1
+                    stats.made += len(made)
                 except MmvideoError as exc:
                     stats.failed += 1
                     log.warning("%s", exc)

@@ -1,11 +1,13 @@
 // mmvideo report: renders window.MMVIDEO_REPORT (written by `mmvideo report` into data-<hash>.js).
 // Plain JavaScript, no build step. All text goes in with textContent / setAttribute, never innerHTML.
-// Filters work over the data array; only the visible page of videos (and of each video's segments) is in the DOM.
+// Segments are columns (D.seg): video v owns rows v.s0 .. v.s0 + v.sn; row r's tags are tl/ts/ta[to[r] .. to[r+1]].
+// Filters loop over those arrays; only the visible page of videos (and of each video's segments) is in the DOM.
 (function () {
   "use strict";
   var D = window.MMVIDEO_REPORT;
-  var VIDEOS_PER_PAGE = 20;
-  var SEGMENTS_SHOWN = 60; // per video, before a "show more" button
+  var S = D ? D.seg : null;
+  var VIDEOS_PER_PAGE = 10;
+  var SEGMENTS_SHOWN = 30; // per video, before a "show all" button
   var COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"];
   var state = { tag: "", q: "", status: "", page: 0 };
   var renders = 0;
@@ -26,22 +28,36 @@
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.round(s % 60);
     return (h ? h + " h " : "") + (h || m ? m + " min " : "") + r + " s";
   }
-  function score(x) { return (x === null || x === undefined) ? "" : x.toFixed(2); }
-  function classesText(title, items) {
-    if (!items || !items.length) return title + ": none";
-    return title + ": " + items.map(function (c) { return c[0] + " " + score(c[1]); }).join(", ");
+  function score(x) { return (x === null || x === undefined) ? "" : (x / D.scale).toFixed(2); }
+  function classesText(title, off, names, scores, r) {
+    var parts = [];
+    for (var j = off[r]; j < off[r + 1]; j++) parts.push(D.classes[names[j]] + " " + score(scores[j]));
+    return title + ": " + (parts.join(", ") || "none");
+  }
+  function rowsOf(v) {
+    var rows = new Array(v.sn);
+    for (var j = 0; j < v.sn; j++) rows[j] = v.s0 + j;
+    return rows;
   }
 
   // --- filtering (over the data, never the DOM) ------------------------------------------------------
-  function hay(seg) {
-    if (seg._h === undefined) {
-      seg._h = (seg.x + "\n" + seg.t.map(function (t) { return D.labels[t[0]]; }).join("\n")).toLowerCase();
+  var HAY = null; // per row: text and tag labels, lower case (built on the first text query)
+  function hay(r) {
+    if (HAY === null) HAY = new Array(S.k.length);
+    if (HAY[r] === undefined) {
+      var parts = [S.x[r]];
+      for (var j = S.to[r]; j < S.to[r + 1]; j++) parts.push(D.labels[S.tl[j]]);
+      HAY[r] = parts.join("\n").toLowerCase();
     }
-    return seg._h;
+    return HAY[r];
   }
-  function segMatches(seg, tagIx, q) {
-    if (tagIx >= 0 && !seg.t.some(function (t) { return t[0] === tagIx; })) return false;
-    return !q || hay(seg).indexOf(q) >= 0;
+  function segMatches(r, tagIx, q) {
+    if (tagIx >= 0) {
+      var found = false;
+      for (var j = S.to[r]; j < S.to[r + 1]; j++) if (S.tl[j] === tagIx) { found = true; break; }
+      if (!found) return false;
+    }
+    return !q || hay(r).indexOf(q) >= 0;
   }
   function filtered() {
     var tagIx = state.tag ? D.labels.indexOf(state.tag) : -1;
@@ -51,10 +67,11 @@
     for (var i = 0; i < D.videos.length; i++) {
       var v = D.videos[i];
       if (state.status && v.s !== state.status) continue;
-      if (!narrowing) { out.push({ v: v, segs: v.segs }); continue; }
+      if (!narrowing) { out.push({ v: v, rows: null, n: v.sn }); continue; }
       if (state.tag && tagIx < 0) continue;
-      var segs = v.segs.filter(function (s) { return segMatches(s, tagIx, q); });
-      if (segs.length) out.push({ v: v, segs: segs });
+      var rows = [];
+      for (var r = v.s0; r < v.s0 + v.sn; r++) if (segMatches(r, tagIx, q)) rows.push(r);
+      if (rows.length) out.push({ v: v, rows: rows, n: rows.length });
     }
     return out;
   }
@@ -85,29 +102,29 @@
   }
 
   // --- pieces ---------------------------------------------------------------------------------------
-  function attentionBar(weights) {
+  function attentionBar(j) {
     var bar = el("span", "att");
-    var parts = [];
-    for (var i = 0; i < D.modalities.length; i++) {
-      var w = weights[i] || 0;
+    var parts = [], n = D.modalities.length;
+    for (var i = 0; i < n; i++) {
+      var w = S.ta[j * n + i] || 0;
       parts.push(D.modalities[i] + " " + score(w));
       if (w <= 0) continue;
       var s = el("span");
-      s.style.width = (100 * w).toFixed(1) + "%";
+      s.style.width = (100 * w / D.scale).toFixed(1) + "%";
       s.style.background = COLOURS[i % COLOURS.length];
       bar.appendChild(s);
     }
     bar.setAttribute("title", "how much each modality counted: " + parts.join(", "));
     return bar;
   }
-  function tagChip(label, text, weights) {
+  function tagChip(label, text, tagRow) {
     var chip = el("span", "chip" + (label === state.tag ? " on" : ""));
     chip.setAttribute("data-tag", label);
     var row = el("span", "row");
     row.appendChild(el("span", "lb", label));
     if (text !== null) row.appendChild(el("span", "sc", text));
     chip.appendChild(row);
-    if (weights) chip.appendChild(attentionBar(weights));
+    if (tagRow !== null && tagRow !== undefined) chip.appendChild(attentionBar(tagRow));
     return chip;
   }
   function legend() {
@@ -123,44 +140,53 @@
     });
     return box;
   }
-  function segmentCard(v, seg) {
+  function present(r) {
+    var names = [];
+    for (var i = 0; i < D.present.length; i++) if (S.m[r] & (1 << i)) names.push(D.present[i]);
+    return names.join(", ") || "none";
+  }
+  function segmentCard(v, r) {
+    var k = S.k[r], a = S.a[r], b = S.b[r];
     var card = el("div", "seg");
     card.setAttribute("data-video", v.i);
-    card.setAttribute("data-seg", String(seg.k));
+    card.setAttribute("data-seg", String(k));
+    card.setAttribute("data-row", String(r));
     card.setAttribute("tabindex", "0");
-    card.setAttribute("title", "segment " + seg.k + " (" + fmtTime(seg.a) + "–" + fmtTime(seg.b) + ")\n" +
-      classesText("image classes", seg.ic) + "\n" + classesText("audio classes", seg.ac) +
-      "\nmodalities: " + (seg.m.join(", ") || "none") + (seg.f !== null && seg.f !== undefined ? "\nfaces: " + seg.f : ""));
+    card.setAttribute("title", "segment " + k + " (" + fmtTime(a) + "–" + fmtTime(b) + ")\n" +
+      classesText("image classes", S.io, S.in, S.is, r) + "\n" + classesText("audio classes", S.uo, S.un, S.us, r) +
+      "\nmodalities: " + present(r) + (S.f[r] !== null && S.f[r] !== undefined ? "\nfaces: " + S.f[r] : ""));
     var th = el("div", "thumb");
-    if (seg.th) {
+    var base = S.th[r] === 1 ? v.tb : S.th[r] === 2 ? v.rb : null;
+    if (base) {
       var img = el("img");
       img.setAttribute("loading", "lazy");
       img.setAttribute("alt", "");
-      img.setAttribute("src", seg.th);
+      img.setAttribute("src", base + k + ".jpg");
       th.appendChild(img);
     } else {
       th.appendChild(el("span", "ph", "no picture"));
     }
-    th.appendChild(el("span", "time", fmtTime(seg.a) + "–" + fmtTime(seg.b)));
+    th.appendChild(el("span", "time", fmtTime(a) + "–" + fmtTime(b)));
     card.appendChild(th);
     var chips = el("div", "chips");
-    seg.t.forEach(function (t) { chips.appendChild(tagChip(D.labels[t[0]], score(t[1]), t[2])); });
+    for (var j = S.to[r]; j < S.to[r + 1]; j++) chips.appendChild(tagChip(D.labels[S.tl[j]], score(S.ts[j]), j));
     card.appendChild(chips);
-    if (!seg.t.length) card.appendChild(el("div", "none", "no tag above the threshold"));
-    if (seg.x) card.appendChild(el("div", "text", seg.x));
+    if (S.to[r] === S.to[r + 1]) card.appendChild(el("div", "none", "no tag above the threshold"));
+    if (S.x[r]) card.appendChild(el("div", "text", S.x[r]));
     return card;
   }
-  function timelineBar(v, shown, narrowing) {
+  function timelineBar(v, rows) {
     var bar = el("div", "bar");
-    var total = v.d || (v.segs.length ? v.segs[v.segs.length - 1].b : 0) || 1;
+    var last = v.s0 + v.sn - 1;
+    var total = v.d || (v.sn ? S.b[last] : 0) || 1;
     var hits = {};
-    shown.forEach(function (s) { hits[s.k] = true; });
-    v.segs.forEach(function (s) {
-      var b = el("span", narrowing && hits[s.k] ? "hit" : "");
-      b.style.left = (100 * s.a / total).toFixed(2) + "%";
-      b.style.width = (100 * Math.max(0, s.b - s.a) / total).toFixed(2) + "%";
+    if (rows) rows.forEach(function (r) { hits[r] = true; });
+    for (var r = v.s0; r <= last; r++) {
+      var b = el("span", rows && hits[r] ? "hit" : "");
+      b.style.left = (100 * S.a[r] / total).toFixed(2) + "%";
+      b.style.width = (100 * Math.max(0, S.b[r] - S.a[r]) / total).toFixed(2) + "%";
       bar.appendChild(b);
-    });
+    }
     return bar;
   }
   function timeline(item) {
@@ -175,7 +201,7 @@
     var facts = [];
     if (v.d !== null) facts.push(fmtTime(v.d));
     if (v.c) facts.push(v.c.split(",")[0]);
-    facts.push(v.segs.length + " segments" + (item.segs.length !== v.segs.length ? ", " + item.segs.length + " match" : ""));
+    facts.push(v.sn + " segments" + (item.rows ? ", " + item.n + " match" : ""));
     head.appendChild(el("span", "mute", facts.join(" · ")));
     box.appendChild(head);
     box.appendChild(el("div", "mute path", v.p));
@@ -188,16 +214,17 @@
       v.t.slice(0, 12).forEach(function (lb) { top.appendChild(tagChip(lb, null, null)); });
       box.appendChild(top);
     }
-    if (!v.segs.length) return box;
-    box.appendChild(timelineBar(v, item.segs, item.segs !== v.segs));
+    if (!v.sn) return box;
+    box.appendChild(timelineBar(v, item.rows));
+    var rows = item.rows || rowsOf(v);
     var row = el("div", "segs");
-    var n = Math.min(item.segs.length, SEGMENTS_SHOWN);
-    for (var i = 0; i < n; i++) row.appendChild(segmentCard(v, item.segs[i]));
+    var n = Math.min(rows.length, SEGMENTS_SHOWN);
+    for (var i = 0; i < n; i++) row.appendChild(segmentCard(v, rows[i]));
     box.appendChild(row);
-    if (item.segs.length > n) {
-      var more = el("button", "more", "show all " + item.segs.length + " segments");
+    if (rows.length > n) {
+      var more = el("button", "more", "show all " + rows.length + " segments");
       more.addEventListener("click", function () {
-        for (var j = n; j < item.segs.length; j++) row.appendChild(segmentCard(v, item.segs[j]));
+        for (var j = n; j < rows.length; j++) row.appendChild(segmentCard(v, rows[j]));
         more.remove();
       });
       box.appendChild(more);
@@ -239,11 +266,11 @@
     }
   }
   function renderControls() {
-    var counts = {};
-    D.videos.forEach(function (v) { v.segs.forEach(function (s) { s.t.forEach(function (t) { counts[t[0]] = (counts[t[0]] || 0) + 1; }); }); });
+    var counts = new Array(D.labels.length).fill(0);
+    for (var j = 0; j < S.tl.length; j++) counts[S.tl[j]] += 1;
     var tagSel = $("tag");
     tagSel.appendChild(new Option("all tags", ""));
-    D.labels.forEach(function (lb, i) { tagSel.appendChild(new Option(lb + " (" + (counts[i] || 0) + ")", lb)); });
+    D.labels.forEach(function (lb, i) { tagSel.appendChild(new Option(lb + " (" + counts[i] + ")", lb)); });
     var stSel = $("status");
     stSel.appendChild(new Option("any status", ""));
     Object.keys(D.summary.statuses).forEach(function (k) { stSel.appendChild(new Option(k + " (" + D.summary.statuses[k] + ")", k)); });
@@ -285,7 +312,7 @@
     if (state.page >= pages) state.page = pages - 1;
     var shown = items.slice(state.page * VIDEOS_PER_PAGE, (state.page + 1) * VIDEOS_PER_PAGE);
     var nseg = 0;
-    items.forEach(function (it) { nseg += it.segs.length; });
+    items.forEach(function (it) { nseg += it.n; });
     var list = $("list");
     var frag = document.createDocumentFragment();
     frag.appendChild(el("div", "mute count", items.length + " videos, " + nseg + " segments" +
@@ -307,13 +334,13 @@
   }
 
   // --- player ---------------------------------------------------------------------------------------
-  function play(v, seg) {
+  function play(v, r) {
     var box = $("player"), video = $("video"), msg = $("msg");
     box.hidden = false;
-    $("ptitle").textContent = v.n + "  " + fmtTime(seg.a) + "–" + fmtTime(seg.b);
+    $("ptitle").textContent = v.n + "  " + fmtTime(S.a[r]) + "–" + fmtTime(S.b[r]);
     msg.textContent = "";
     if (!v.u) { video.removeAttribute("src"); msg.textContent = "the source path is not known: " + v.p; return; }
-    video.setAttribute("src", v.u + "#t=" + seg.a);
+    video.setAttribute("src", v.u + "#t=" + S.a[r]);
     var p = video.play();
     if (p && p.catch) p.catch(function () { /* reported by the error event or autoplay policy */ });
   }
@@ -330,9 +357,7 @@
       if (chip) { setFilter({ tag: chip.getAttribute("data-tag") === state.tag ? "" : chip.getAttribute("data-tag") }); return; }
       var card = ev.target.closest(".seg");
       if (!card) return;
-      var v = byId[card.getAttribute("data-video")], k = parseInt(card.getAttribute("data-seg"), 10);
-      var seg = v.segs.filter(function (s) { return s.k === k; })[0];
-      if (seg) play(v, seg);
+      play(byId[card.getAttribute("data-video")], parseInt(card.getAttribute("data-row"), 10));
     });
     $("summary").addEventListener("click", function (ev) {
       var chip = ev.target.closest(".chip");
@@ -341,7 +366,7 @@
   }
 
   function start() {
-    window.mmvideoReport = { renders: 0 };
+    window.mmvideoReport = { renders: 0, startedAt: performance.now() }; // data parsed, page script starts
     if (!D) { $("list").textContent = "The report data did not load: rebuild it with `mmvideo report`."; return; }
     $("out").textContent = D.out;
     renderSummary();
