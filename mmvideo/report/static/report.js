@@ -118,7 +118,7 @@
     return bar;
   }
   function tagChip(label, text, tagRow) {
-    var chip = el("span", "chip" + (label === state.tag ? " on" : ""));
+    var chip = el("span", "chip" + (tagRow === null || tagRow === undefined ? " plain" : "") + (label === state.tag ? " on" : ""));
     chip.setAttribute("data-tag", label);
     var row = el("span", "row");
     row.appendChild(el("span", "lb", label));
@@ -201,7 +201,7 @@
     var facts = [];
     if (v.d !== null) facts.push(fmtTime(v.d));
     if (v.c) facts.push(v.c.split(",")[0]);
-    facts.push(v.sn + " segments" + (item.rows ? ", " + item.n + " match" : ""));
+    facts.push(v.sn + (v.sn === 1 ? " segment" : " segments") + (item.rows ? ", " + item.n + " match" : ""));
     head.appendChild(el("span", "mute", facts.join(" · ")));
     box.appendChild(head);
     box.appendChild(el("div", "mute path", v.p));
