@@ -79,6 +79,7 @@ def _save_screenshot(drv, tmp_path: Path, name: str) -> Path:
 
 
 def _open(drv, index: Path, fragment: str = "") -> None:
+    drv.get("about:blank")  # a new document each time (a change of the hash alone does not reload)
     drv.get(index.as_uri() + fragment)
     _wait(drv, lambda: drv.execute_script("return (window.mmvideoReport || {}).renders || 0") >= 1)
 
@@ -238,7 +239,8 @@ def test_report_escapes_hostile_names_and_text_and_lists_every_status(tmp_path, 
     html = result.index.read_text(encoding="utf-8")
     assert "pwned" not in html  # the results are only in the data file, as JSON
     _open(browser, result.index)
-    assert browser.execute_script("return window.pwned === undefined && !document.querySelector('img[src=x], img[src=y]')")
+    assert browser.execute_script(
+        "return window.pwned === undefined && !document.querySelector('img[src=x], img[src=y]')")
     assert browser.execute_script("return document.querySelector('.seg .text').textContent") == HOSTILE_TEXT
     names = browser.execute_script("return Array.from(document.querySelectorAll('.timeline h2'))"
                                    ".map(h => h.firstChild.textContent)")
@@ -252,8 +254,8 @@ def test_report_escapes_hostile_names_and_text_and_lists_every_status(tmp_path, 
     assert browser.execute_script("return document.querySelectorAll('.seg .ph').length") == 2
     # a filter set in the URL applies on load; the status filter works on any status
     _open(browser, result.index, "#status=duplicate")
-    assert browser.execute_script("return Array.from(document.querySelectorAll('.timeline')).map(t => t.dataset.video)") \
-        == ["v3"]
+    shown = browser.execute_script("return Array.from(document.querySelectorAll('.timeline')).map(t => t.dataset.video)")
+    assert shown == ["v3"] and browser.find_element("id", "status").get_attribute("value") == "duplicate"
     assert console_errors(browser) == []
     _save_screenshot(browser, tmp_path, "report_generated.png")
 

@@ -27,12 +27,6 @@ class ReportData:
     bounds: list[tuple[int, int]]  # per video: [first, last) row of its segments in ``segments``
     modalities: list[str]  # the attention struct's field names, in schema order
 
-    def segment_times(self, i: int) -> list[tuple[int, float, float]]:
-        """(segment, start, end) of video ``i``'s segments."""
-        lo, hi = self.bounds[i]
-        cols = [self.segments.column(c).slice(lo, hi - lo).to_pylist() for c in ("segment", "start", "end")]
-        return list(zip(*cols))
-
 
 def _read(out: Path, table: str) -> pa.Table:
     try:
