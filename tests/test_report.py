@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -264,6 +265,8 @@ def test_rebuild_replaces_data_and_keeps_no_temporary_files(tmp_path):
     out = tmp_path / "out"
     _write_generated(out, tmp_path / "gone")
     dest = tmp_path / "elsewhere"
+    (dest / "thumbs" / "holiday").mkdir(parents=True)  # a folder of the user's own: never touched
+    (dest / "data-notes.js").write_text("keep me")
     build_report(out, dest)
     first = {p.name for p in dest.iterdir()}
     write_video(out, VideoRecord("v4", "/nowhere/new.mp4", "failed", stage="demux", error="boom"), [])
@@ -271,8 +274,9 @@ def test_rebuild_replaces_data_and_keeps_no_temporary_files(tmp_path):
     second = {p.name for p in dest.iterdir()}
     assert not (out / "report").exists()  # --out elsewhere writes nothing into OUT
     assert "index.html" in second and not [n for n in second if n.startswith(".")]
-    data_files = [n for n in second if n.startswith("data-")]
+    data_files = [n for n in second if n.startswith("data-") and n != "data-notes.js"]
     assert len(data_files) == 1 and data_files[0] not in first
+    assert (dest / "thumbs" / "holiday").is_dir() and (dest / "data-notes.js").is_file()
     assert data_files[0] in (dest / "index.html").read_text(encoding="utf-8")
 
 
@@ -324,6 +328,13 @@ def test_report_prefers_run_thumbnails_then_reuses_its_own(tmp_path):
     (video,) = data["videos"]
     assert video["rb"] == "../thumbnails/v1/" and video["tb"].startswith("thumbs/v1-")
     assert data["seg"]["th"] == [2, 1]  # segment 0 from the run's folder, segment 1 from the report's
+    # the video reprocessed with other segments: new pictures, the old folder is removed
+    old = {p.name for p in (out / "report" / "thumbs").iterdir()}
+    write_video(out, VideoRecord("v1", str(src), "done", duration=10.0, has_video=True, segments=2),
+                [_segment("v1", str(src), 0, ["cat"]), replace(_segment("v1", str(src), 1, ["dog"]), end=7.0)])
+    assert build_report(out).pictures.made == 1
+    new = {p.name for p in (out / "report" / "thumbs").iterdir()}
+    assert len(old) == len(new) == 1 and old != new
 
 
 def test_thumbnail_budget_defers_videos_to_the_next_report(tmp_path):

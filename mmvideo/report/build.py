@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,7 +60,7 @@ def build_report(out_dir: os.PathLike | str, dest: os.PathLike | str | None = No
     except OSError as exc:
         raise SetupError(f"{folder}: cannot write the report: {exc.strerror or exc}") from None
     for old in folder.glob("data-*.js"):
-        if old.name != name:
+        if old.name != name and re.fullmatch(r"data-[0-9a-f]{12}\.js", old.name):
             old.unlink(missing_ok=True)
     return ReportResult(index=folder / "index.html", videos=len(rows.videos),
                         segments=rows.segments.num_rows, pictures=stats)

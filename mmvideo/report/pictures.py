@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,6 +22,7 @@ log = logging.getLogger("mmvideo")
 
 RUN_THUMBNAILS = "thumbnails"  # OUT/thumbnails/<video_id>/<segment>.jpg, written by `mmvideo run --thumbnails`
 REPORT_THUMBNAILS = "thumbs"  # DEST/thumbs/<video_id>-<segments hash>/<segment>.jpg, made by the report
+_OWN_FOLDER = re.compile(r"^[0-9a-zA-Z_]+-[0-9a-f]{10}$")  # only folders named like ours are ever removed
 
 
 @dataclass
@@ -131,5 +133,5 @@ def _prune(root: Path, keep: set[str]) -> None:
     if not root.is_dir():
         return
     for entry in root.iterdir():
-        if entry.is_dir() and entry.name not in keep:
+        if entry.is_dir() and not entry.is_symlink() and entry.name not in keep and _OWN_FOLDER.match(entry.name):
             shutil.rmtree(entry, ignore_errors=True)
