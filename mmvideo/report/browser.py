@@ -26,8 +26,9 @@ def _which(names: tuple[str, ...]) -> str | None:
 
 def find_browser() -> tuple[str, str] | None:
     """(browser, driver) executables, from ``$MMVIDEO_CHROMIUM``/``$MMVIDEO_CHROMEDRIVER`` or PATH; else None."""
-    browser = os.environ.get("MMVIDEO_CHROMIUM") or _which(BROWSERS)
-    driver = os.environ.get("MMVIDEO_CHROMEDRIVER") or _which(DRIVERS)
+    browser = _which((os.environ["MMVIDEO_CHROMIUM"],)) if os.environ.get("MMVIDEO_CHROMIUM") else _which(BROWSERS)
+    driver = (_which((os.environ["MMVIDEO_CHROMEDRIVER"],)) if os.environ.get("MMVIDEO_CHROMEDRIVER")
+              else _which(DRIVERS))
     return (browser, driver) if browser and driver else None
 
 
