@@ -25,11 +25,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mmvideo.records import MODALITIES, ClassScore, SegmentRecord, TagCoverage, TagScore, VideoRecord  # noqa: E402
+from mmvideo.records import SegmentRecord, TagCoverage, TagScore, VideoRecord  # noqa: E402
+
+MODALITIES = ("image", "audio", "text", "faces")  # the built-in fusing modalities
 from mmvideo.report import build_report  # noqa: E402
 from mmvideo.report.browser import console_errors, find_browser, headless_chromium  # noqa: E402
 from mmvideo.write.read import read_table  # noqa: E402
 from mmvideo.write.writer import write_video  # noqa: E402
+from mmvideo.config import RunConfig  # noqa: E402
+from mmvideo.pipeline.analyze import Pipeline  # noqa: E402
+
+SCHEMA = Pipeline(RunConfig()).segment_schema  # what a default run writes
 
 WORDS = ("a cat on the sofa", "rain on the window", "the crowd cheers", "engine noise", "she laughs",
          "the train leaves the station", "music plays", "a dog barks twice")
@@ -53,10 +59,10 @@ def generate(out: Path, n_videos: int, seed: int = 0) -> tuple[int, str]:
         path = f"/srv/videos/2026/{i // 100:02d}/clip {i:04d}.mp4"
         r = rng.random()
         if r > 0.97:
-            write_video(out, VideoRecord(vid, path, "duplicate", error=f"same content as {i - 1:020x}"), [])
+            write_video(out, VideoRecord(vid, path, "duplicate", error=f"same content as {i - 1:020x}"), [], schema=SCHEMA)
             continue
         if r > 0.90:
-            write_video(out, VideoRecord(vid, path, "failed", stage="demux", error="moov atom not found"), [])
+            write_video(out, VideoRecord(vid, path, "failed", stage="demux", error="moov atom not found"), [], schema=SCHEMA)
             continue
         n = rng.randint(1, 60)
         segs = []
@@ -67,13 +73,14 @@ def generate(out: Path, n_videos: int, seed: int = 0) -> tuple[int, str]:
                 w = np.array([rng.random() for _ in MODALITIES])
                 w /= w.sum()
                 tags.append(TagScore(lb, 0.9 - 0.1 * j, dict(zip(MODALITIES, w.tolist()))))
+            columns = {"text": rng.choice(WORDS) if rng.random() < 0.3 else "",
+                       "image_classes": [{"name": "tabby cat", "score": 0.4}, {"name": "sofa", "score": 0.2}],
+                       "audio_classes": [{"name": "Speech", "score": 0.6}], "faces": 0, "face_confidence": 0.0}
             segs.append(SegmentRecord(vid, path, k, 5.0 * k, 5.0 * k + 5, tuple(tags), emb, ("image", "audio"),
-                                      text=rng.choice(WORDS) if rng.random() < 0.3 else "",
-                                      image_classes=(ClassScore("tabby cat", 0.4), ClassScore("sofa", 0.2)),
-                                      audio_classes=(ClassScore("Speech", 0.6),), faces=0, face_confidence=0.0))
+                                      columns=columns))
         cover = tuple(TagCoverage(t.label, 5.0, 0.1, t.score) for t in segs[0].tags)
         write_video(out, VideoRecord(vid, path, "done", duration=5.0 * n, container="mov,mp4", has_video=True,
-                                     has_audio=True, segments=n, top_tags=cover), segs)
+                                     has_audio=True, segments=n, top_tags=cover), segs, schema=SCHEMA)
         total += n
     return total, labels[len(labels) // 10]
 

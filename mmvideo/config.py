@@ -75,6 +75,8 @@ class RunConfig:
     modality_embeddings: bool = _setting(False, "also write per-modality embeddings", RUN)
     evidence: bool = _setting(False, "keep per-item evidence (OUT/evidence/) so `mmvideo fuse` can re-fuse "
                                      "without decoding", RUN)
+    thumbnails: bool = _setting(False, "a thumbnail per segment (OUT/thumbnails/<video_id>/<segment>.jpg, 160 px "
+                                       "wide, as displayed) for `mmvideo report`", RUN)
     # execution (never change results beyond the backends' stated tolerance)
     device: str = _setting("auto", "where the models run: auto, cpu or gpu", choices=DEVICES)
     batch_size: int = _setting(0, "frames per image-encoder call; 0: 1 on the CPU (fastest per frame with "

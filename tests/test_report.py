@@ -19,13 +19,18 @@ import av
 import numpy as np
 import pytest
 
+from mmvideo.config import RunConfig
+from mmvideo.pipeline.analyze import Pipeline
 from mmvideo.media.ffmpeg import ffmpeg_binary
-from mmvideo.records import MODALITIES, ClassScore, SegmentRecord, TagCoverage, TagScore, VideoRecord
+from mmvideo.records import SegmentRecord, TagCoverage, TagScore, VideoRecord
 from mmvideo.report import build_report
 from mmvideo.report.browser import console_errors, find_browser
 from mmvideo.report.thumbnails import write_segment_thumbnails
 from mmvideo.write.read import read_table
 from mmvideo.write.writer import write_video
+
+SCHEMA = Pipeline(RunConfig()).segment_schema  # what a default run writes (the built-in modalities' columns)
+MODALITIES = tuple(f.name for f in SCHEMA.field("tags").type.value_type.field("attention").type)
 
 HOSTILE_NAME = 'evil "<img src=y onerror=window.pwned=1>" #1?.mp4'
 HOSTILE_TEXT = '<img src=x onerror="window.pwned=2"> & </script> \u2028 "quoted"'
@@ -107,12 +112,15 @@ def _visible_segments(drv) -> list[tuple[str, int]]:
 @pytest.mark.slow
 def test_report_of_samples_in_headless_chromium(real_models, samples_dir, tmp_path, browser):
     out = tmp_path / "out"
-    run = _cli("run", str(samples_dir), "--out", str(out), "--quiet")
+    run = _cli("run", str(samples_dir), "--out", str(out), "--thumbnails", "--quiet")
     assert run.returncode == 0, run.stderr
+    thumbs = sorted(out.glob("thumbnails/*/*.jpg"))  # taken during the run, one per segment
+    assert len(thumbs) == read_table(out).num_rows and not list(out.glob("thumbnails/*/.*"))
     rep = _cli("report", str(out))
     assert rep.returncode == 0, rep.stderr
     index = out / "report" / "index.html"
-    assert index.is_file() and sorted(p.name for p in out.iterdir()) == [".mmvideo", "parquet", "report"]
+    assert index.is_file() and sorted(p.name for p in out.iterdir()) == [".mmvideo", "parquet", "report",
+                                                                        "thumbnails"]
 
     videos = read_table(out, "videos").to_pylist()
     rows = read_table(out, "segments").select(["video_id", "segment", "tags", "text"]).to_pylist()
@@ -141,8 +149,8 @@ def test_report_of_samples_in_headless_chromium(real_models, samples_dir, tmp_pa
             assert s["bars"] == len(r["tags"])
             assert s["text"] == (r["text"] or "")
             assert "image classes:" in s["hover"] and "audio classes:" in s["hover"]
-    # thumbnails made from the sources at report time (path b), 160 px wide; they load lazily, as they are
-    # scrolled to (off-screen timelines are not even laid out)
+    # the run's thumbnails, 160 px wide; they load lazily, as they are scrolled to (off-screen timelines are
+    # not even laid out)
     _wait(browser, lambda: browser.execute_script("""
         var waiting = Array.from(document.querySelectorAll('.seg img')).filter(i => !(i.complete && i.naturalWidth));
         if (waiting.length) waiting[0].scrollIntoView();
@@ -218,18 +226,19 @@ def _segment(vid: str, path: str, k: int, labels: list[str], text: str = "") -> 
     emb = np.zeros(384, np.float32)
     emb[0] = 1
     return SegmentRecord(video_id=vid, path=path, segment=k, start=5.0 * k, end=5.0 * k + 5, tags=tags,
-                         embedding=emb, modalities=("image", "audio"), text=text,
-                         image_classes=(ClassScore("tabby cat", 0.5),), audio_classes=(ClassScore("Speech", 0.4),))
+                         embedding=emb, modalities=("image", "audio"),
+                         columns={"text": text, "image_classes": [{"name": "tabby cat", "score": 0.5}],
+                                  "audio_classes": [{"name": "Speech", "score": 0.4}]})
 
 
 def _write_generated(out: Path, source_dir: Path) -> None:
     hostile = str(source_dir / HOSTILE_NAME)
     write_video(out, VideoRecord("v1", hostile, "done", duration=10.0, container="mp4", has_video=True,
                                  segments=2, top_tags=(TagCoverage("cat", 10, 1, 0.9),)),
-                [_segment("v1", hostile, 0, ["cat", "dog"], HOSTILE_TEXT), _segment("v1", hostile, 1, ["cat"])])
+                [_segment("v1", hostile, 0, ["cat", "dog"], HOSTILE_TEXT), _segment("v1", hostile, 1, ["cat"])], schema=SCHEMA)
     write_video(out, VideoRecord("v2", str(source_dir / "broken.mp4"), "failed", stage="probe",
-                                 error="invalid data: <moov atom not found>"), [])
-    write_video(out, VideoRecord("v3", str(source_dir / "copy.mp4"), "duplicate", error="same content as v1"), [])
+                                 error="invalid data: <moov atom not found>"), [], schema=SCHEMA)
+    write_video(out, VideoRecord("v3", str(source_dir / "copy.mp4"), "duplicate", error="same content as v1"), [], schema=SCHEMA)
 
 
 def test_report_escapes_hostile_names_and_text_and_lists_every_status(tmp_path, browser):
@@ -269,7 +278,7 @@ def test_rebuild_replaces_data_and_keeps_no_temporary_files(tmp_path):
     (dest / "data-notes.js").write_text("keep me")
     build_report(out, dest)
     first = {p.name for p in dest.iterdir()}
-    write_video(out, VideoRecord("v4", "/nowhere/new.mp4", "failed", stage="demux", error="boom"), [])
+    write_video(out, VideoRecord("v4", "/nowhere/new.mp4", "failed", stage="demux", error="boom"), [], schema=SCHEMA)
     build_report(out, dest)
     second = {p.name for p in dest.iterdir()}
     assert not (out / "report").exists()  # --out elsewhere writes nothing into OUT
@@ -316,7 +325,7 @@ def test_report_prefers_run_thumbnails_then_reuses_its_own(tmp_path):
     src = _clip(tmp_path / "clip.mp4", seconds=10)
     out = tmp_path / "out"
     write_video(out, VideoRecord("v1", str(src), "done", duration=10.0, has_video=True, segments=2),
-                [_segment("v1", str(src), 0, ["cat"]), _segment("v1", str(src), 1, ["dog"])])
+                [_segment("v1", str(src), 0, ["cat"]), _segment("v1", str(src), 1, ["dog"])], schema=SCHEMA)
     run_thumb = out / "thumbnails" / "v1" / "0.jpg"
     run_thumb.parent.mkdir(parents=True)
     shutil.copy(write_segment_thumbnails(str(src), [(0, 0.0, 5.0)], tmp_path / "run")[0], run_thumb)
@@ -331,7 +340,7 @@ def test_report_prefers_run_thumbnails_then_reuses_its_own(tmp_path):
     # the video reprocessed with other segments: new pictures, the old folder is removed
     old = {p.name for p in (out / "report" / "thumbs").iterdir()}
     write_video(out, VideoRecord("v1", str(src), "done", duration=10.0, has_video=True, segments=2),
-                [_segment("v1", str(src), 0, ["cat"]), replace(_segment("v1", str(src), 1, ["dog"]), end=7.0)])
+                [_segment("v1", str(src), 0, ["cat"]), replace(_segment("v1", str(src), 1, ["dog"]), end=7.0)], schema=SCHEMA)
     assert build_report(out).pictures.made == 1
     new = {p.name for p in (out / "report" / "thumbs").iterdir()}
     assert len(old) == len(new) == 1 and old != new
@@ -341,7 +350,7 @@ def test_thumbnail_budget_defers_videos_to_the_next_report(tmp_path):
     src = _clip(tmp_path / "clip.mp4", seconds=10)
     out = tmp_path / "out"
     write_video(out, VideoRecord("v1", str(src), "done", duration=10.0, has_video=True, segments=1),
-                [_segment("v1", str(src), 0, ["cat"])])
+                [_segment("v1", str(src), 0, ["cat"])], schema=SCHEMA)
     stats = build_report(out, thumbnail_seconds=0).pictures
     assert (stats.made, stats.deferred) == (0, 1)
     assert (build_report(out, thumbnails=False).pictures.made, build_report(out).pictures.made) == (0, 1)

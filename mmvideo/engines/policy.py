@@ -190,6 +190,11 @@ def process(video: VideoFile, analyzer: Analyzer, config: RunConfig, out_dir: os
     record = replace(analysis.video, fingerprint=fp)
     if analysis.evidence is not None:
         _write_evidence(out, analysis.evidence)
+    if config.thumbnails and analysis.segments:
+        try:
+            _write_thumbnails(out, video, analysis)
+        except MediaError as exc:  # the rows are good; a picture that cannot be made is a warning
+            record = replace(record, warnings=(*record.warnings, f"thumbnails: {exc.cause}"))
     _write(out, record, analysis.segments, formats, schema)
     seconds_of_video = float(record.duration or 0.0)
     return Outcome(video, "done", fp, record, video_seconds=seconds_of_video, seconds=time.monotonic() - t0)
@@ -213,6 +218,17 @@ def _write(out: Path, record: VideoRecord, segments, formats: Sequence[str], sch
     """Write one file's parts; a full or unwritable disk stops the run (exit 2), it is no file's fault."""
     try:
         write_video(out, record, list(segments), formats, schema=schema)
+    except OSError as exc:
+        raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
+
+
+def _write_thumbnails(out: Path, video: VideoFile, analysis: Analysis) -> None:
+    """``OUT/thumbnails/<video_id>/<segment>.jpg`` from each segment's middle (each file written atomically)."""
+    from mmvideo.report.thumbnails import write_segment_thumbnails
+
+    segments = [(s.segment, s.start, s.end) for s in analysis.segments]
+    try:
+        write_segment_thumbnails(video.path, segments, out / "thumbnails" / analysis.video.video_id)
     except OSError as exc:
         raise SetupError(f"{out}: cannot write results ({exc.strerror or exc})") from exc
 
