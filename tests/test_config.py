@@ -85,7 +85,7 @@ def test_the_table_keeps_its_public_shape():
     assert {n for n, k in kinds.items() if k == "encoder"} == {
         "fps", "frame_size", "aspect", "segment", "shots", "disable", "speech", "ocr", "faces", "image_backend"}
     assert {n for n, k in kinds.items() if k == "run"} == {
-        "labels", "top_k", "min_score", "modality_embeddings", "evidence"}
+        "labels", "top_k", "min_score", "modality_embeddings", "evidence", "thumbnails"}
     assert default("top_k") == 5 and help_text("fps") == "frames sampled per second"
     assert RunConfig().result_settings()["labels"] == [] and check_setting("fps", 3) == 3.0
 
