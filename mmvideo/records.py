@@ -247,6 +247,7 @@ class VideoRecord:
     error: str | None = None  # one-line cause
     processed_at: str = ""  # ISO 8601 UTC
     duplicate_of: str | None = None  # content id of the video this file is a copy of
+    frame_rate: float | None = None  # the picture's average frames per second (for timecodes); None without video
 
 
 @dataclass(frozen=True)

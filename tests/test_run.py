@@ -40,6 +40,7 @@ def _video_only_clip(folder: Path, seconds: float = 3.0) -> Path:
 def test_sample_clip_segments_and_evidence(pipeline, samples_dir):
     video, segs = _analyze(pipeline, samples_dir / "cat.mp4")
     assert video.status == "done" and video.duration == pytest.approx(6.0, abs=0.1)
+    assert video.frame_rate == pytest.approx(25.0)  # for timecodes (exports)
     # 5 s windows: [0, 5) and the shorter tail [5, 6)
     assert [(s.start, s.end) for s in segs] == [(0.0, 5.0), (5.0, pytest.approx(video.duration))]
     first = segs[0]

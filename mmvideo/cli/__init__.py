@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "search": "mmvideo.cli.search:search",
     "status": "mmvideo.cli.status:status",
     "fuse": "mmvideo.cli.fuse:fuse",
+    "export": "mmvideo.cli.export:export",
     "report": "mmvideo.cli.report:report",
 }
 

@@ -26,7 +26,7 @@ def fuse(src: str, dst: str, quiet: bool, **settings: Any) -> int:
     from mmvideo.engines.fuse import fuse_folder
     from mmvideo.progress import make_reporter
 
-    checked = RunConfig(**settings)  # the table's checks (labels file, ranges) before any file is read
+    checked = RunConfig(**{k: v for k, v in settings.items() if v is not None})  # the table's checks first
     settings = {name: getattr(checked, name) for name in FUSE_SETTINGS}
     reporter = make_reporter("auto", quiet)
     command = "mmvideo " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -194,7 +194,8 @@ class Pipeline:
             duration=duration, container=info.get("container"), has_video=bool(info.get("has_video")),
             has_audio=bool(info.get("has_audio")), subtitle_tracks=int(info.get("subtitle_tracks") or 0),
             segments=len(records), warnings=tuple(dict.fromkeys(info.get("warnings") or ())),
-            top_tags=video_tag_coverage(records, duration), processed_at=utc_now())
+            top_tags=video_tag_coverage(records, duration), processed_at=utc_now(),
+            frame_rate=info.get("frame_rate"))
         return Analysis(video=record, segments=tuple(records))
 
     def encode(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> VideoEvidence:
@@ -239,8 +240,10 @@ class Pipeline:
         duration = self._duration(info, frame_times, items)
         on_stage("segment")
         segments = self._segments(duration, frame_times, scores)
+        rate = info.video.avg_fps if info.video is not None else None
         facts = {"duration": duration, "container": info.container, "has_video": info.video is not None,
-                 "has_audio": bool(info.audio), "warnings": warnings, **facts}
+                 "has_audio": bool(info.audio), "warnings": warnings, "frame_rate": float(rate) if rate else None,
+                 **facts}
         evidence = VideoEvidence(video_id=video.content_id, path=video.path,
                                  encoder_fingerprint=self.encoder_fingerprint,
                                  segments=tuple((s.start, s.end) for s in segments),
