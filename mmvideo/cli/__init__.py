@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "status": "mmvideo.cli.status:status",
     "fuse": "mmvideo.cli.fuse:fuse",
     "export": "mmvideo.cli.export:export",
+    "duplicates": "mmvideo.cli.duplicates:duplicates",
     "report": "mmvideo.cli.report:report",
 }
 

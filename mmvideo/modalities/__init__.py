@@ -1,6 +1,7 @@
 """Modalities as plug-ins: the registry of ``Modality`` implementations (see ``mmvideo.modalities.base``).
 
-Built in, in this order: image (MobileNetV2), audio (YAMNet), text (subtitles, speech, OCR), faces (BlazeFace).
+Built in, in this order: image (MobileNetV2), audio (YAMNet), text (subtitles, speech, OCR), faces (BlazeFace),
+signature (a hash per frame, for near-duplicates; no fusion token).
 A separate package adds one by declaring an entry point in the ``mmvideo.modalities`` group::
 
     [project.entry-points."mmvideo.modalities"]
@@ -26,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "audio": "mmvideo.modalities.audio:AudioModality",
     "text": "mmvideo.modalities.text:TextModality",
     "faces": "mmvideo.modalities.faces:FacesModality",
+    "signature": "mmvideo.modalities.signature:SignatureModality",
 }
 
 
