@@ -28,7 +28,7 @@ def export(out_dir: str, fmt: str, tags: tuple[str, ...], min_score: float | Non
     from mmvideo.export import formats
     from mmvideo.export.rows import read_videos
     from mmvideo.export.timecode import rate_of
-    from mmvideo.write.writer import _atomic as atomic
+    from mmvideo.write.writer import write_atomic as atomic
 
     def _atomic(path: Path, write) -> None:
         try:

@@ -14,6 +14,7 @@ from mmvideo.report import data as report_data
 from mmvideo.report.model import page_data
 from mmvideo.report.page import data_script, index_html
 from mmvideo.report.pictures import PictureStats, collect
+from mmvideo.write.writer import write_atomic
 
 DEFAULT_FOLDER = "report"  # OUT/report/: the only thing the report writes inside OUT
 
@@ -29,16 +30,7 @@ class ReportResult:
 
 
 def _write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, lambda fh: fh.write(content))
 
 
 def build_report(out_dir: os.PathLike | str, dest: os.PathLike | str | None = None, *, thumbnails: bool = True,

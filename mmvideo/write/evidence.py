@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from mmvideo.errors import SetupError
 from mmvideo.records import ItemEvidence, VideoEvidence
-from mmvideo.write.writer import _atomic
+from mmvideo.write.writer import write_atomic
 
 EVIDENCE_VERSION = "1"
 FOLDER = "evidence"
@@ -81,7 +81,7 @@ def write_evidence(out_dir: os.PathLike | str, evidence: VideoEvidence) -> Path:
         "mmvideo.video": json.dumps(meta, default=list),
     })
     path = evidence_path(out_dir, evidence.video_id)
-    _atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+    write_atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
     return path
 
 

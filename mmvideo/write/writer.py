@@ -46,7 +46,8 @@ def part_path(out_dir: os.PathLike | str, fmt: str, table: str, video_id: str) -
     return Path(out_dir) / fmt / table / f"{video_id}{EXTENSIONS[fmt]}"
 
 
-def _atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write) -> None:
+    """Write ``path`` whole or not at all: ``write(fh)`` into a hidden temp file beside it, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -58,6 +59,9 @@ def _atomic(path: Path, write) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_atomic = write_atomic
 
 
 def _write_parquet(path: Path, rows: list[dict], schema: pa.Schema) -> None:
