@@ -56,9 +56,10 @@ def _opt_help(name: str) -> str:
 @click.option("--log-format", type=click.Choice(["auto", "plain", "json"]), default="auto", show_default=True,
               help="auto: progress bars on a terminal, plain lines otherwise")
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
+@click.option("--rehash", is_flag=True, help="hash every file again instead of trusting unchanged size/mtime/inode")
 def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k, min_score, speech, ocr, faces,
         modality_embeddings, evidence, device, image_backend, batch_size, timeout, retry_failed, max_runtime, settle, log_format,
-        quiet) -> int:
+        quiet, rehash=False) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
     from mmvideo.fuse.vocab import load_labels
     from mmvideo.pipeline.analyze import Pipeline
@@ -76,7 +77,7 @@ def run(inputs, out, fmt, segment, shots, fps, frame_size, aspect, labels, top_k
     from mmvideo.engines.local import run_local
 
     try:
-        summary = run_local(inputs, out, config, pipeline, reporter, command=command, settle=settle)
+        summary = run_local(inputs, out, config, pipeline, reporter, command=command, settle=settle, rehash=rehash)
     finally:
         reporter.close()
     return summary.exit_code

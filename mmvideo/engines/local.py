@@ -20,17 +20,19 @@ from mmvideo.engines.policy import Analyzer, already_handled, commit, previous, 
 from mmvideo.engines.reconcile import apply_moves, assign_roles, drop_superseded, prune_missing
 from mmvideo.errors import SetupError
 from mmvideo.progress import Reporter, RunSummary
-from mmvideo.state import RunLock, State, check_writable
+from mmvideo.state import ContentIds, RunLock, State, check_writable
 
 __all__ = ["Analyzer", "run_local"]
 
 
 def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: RunConfig,
               analyzer: Analyzer, reporter: Reporter, *, command: str = "mmvideo run",
-              settle: float = 0.0, prune: bool = False) -> RunSummary:
+              settle: float = 0.0, prune: bool = False, rehash: bool = False) -> RunSummary:
     """Process every media file under ``inputs`` into ``out_dir``; returns the run's summary.
 
-    ``prune`` first removes the results of recorded files whose path no longer exists. The analyzer's
+    ``prune`` first removes the results of recorded files whose path no longer exists. Content ids of files
+    whose (device, inode, size, mtime, ctime) are unchanged since the last run are reused from the state
+    store; ``rehash`` hashes every file again (a file rewritten in place with its old stat). The analyzer's
     fingerprint must be known without loading models (it loads them on first use), so a run with nothing
     new to do loads none. Raises ``SetupError`` for problems that stop the whole run.
     """
@@ -45,7 +47,7 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
                              f"(process no longer running)")
         state = State(out)
         try:
-            files = _settled_inputs(inputs, out, state, reporter, summary, prune)
+            files = _settled_inputs(inputs, out, state, reporter, summary, prune, rehash)
             fp = analyzer.fingerprint
             run_id = state.start_run(command, fp, len(files))
             reporter.run_started(len(files))
@@ -77,9 +79,11 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
 
 
 def _settled_inputs(inputs: list, out: Path, state: State, reporter: Reporter, summary: RunSummary,
-                    prune: bool) -> list:
+                    prune: bool, rehash: bool = False) -> list:
     """The run's files with their roles (video, copy, error), after moves and (``prune``) gone files."""
-    files = list(discover(inputs, include_empty=True))
+    ids = ContentIds(state, rehash=rehash)
+    files = list(discover(inputs, include_empty=True, ids=ids))
+    ids.flush()
     summary.total = len(files)
     if not files and not prune:
         raise SetupError("no media files found in " + ", ".join(map(str, inputs)))
