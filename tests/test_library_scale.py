@@ -124,3 +124,152 @@ def test_schema2_store_gains_the_id_table_in_place(tmp_path):
     assert state.db.execute("SELECT count(*) FROM file_ids").fetchone()[0] == 0
     assert state.db.execute("PRAGMA user_version").fetchone()[0] == 3
     state.close()
+
+
+# --- compaction -----------------------------------------------------------------------------------
+
+def _library(tmp_path, n=7):
+    src = make_files(tmp_path / "in", [f"v{i}.mp4" for i in range(n)] + ["bad.mp4"])
+    out = tmp_path / "out"
+    run(src, out, auto_compact=None)
+    return src, out
+
+
+def _rows_every_way(out, mmvideo=True):
+    """Segment keys (video_id, segment, path, start) as pandas, pyarrow.dataset, DuckDB and (``mmvideo``)
+    read_table see them."""
+    import duckdb
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    def keys(records):
+        return sorted((r["video_id"], r["segment"], r["path"], r["start"]) for r in records)
+
+    cols = ["video_id", "segment", "path", "start"]
+    seg = out / "parquet" / "segments"
+    return {"pandas": keys(pd.read_parquet(seg, columns=cols).to_dict("records")),
+            "dataset": keys(ds.dataset(seg, format="parquet").to_table(columns=cols).to_pylist()),
+            "duckdb": keys(duckdb.sql(f"SELECT {', '.join(cols)} FROM read_parquet('{seg}/*.parquet', "
+                                      f"union_by_name=true)").df().to_dict("records")),
+            **({"read_table": keys(read_table(out).to_pylist())} if mmvideo else {})}
+
+
+def _video_ids(out):
+    import pandas as pd
+
+    return sorted(pd.read_parquet(out / "parquet" / "videos", columns=["video_id"])["video_id"])
+
+
+def test_compaction_keeps_every_row_and_a_reprocessed_video_replaces_exactly_its_rows(tmp_path):
+    from mmvideo.write.compact import compact, compacted_keys
+
+    src, out = _library(tmp_path)
+    before, videos_before = _rows_every_way(out), _video_ids(out)
+    assert len(before["read_table"]) == 14 and len(videos_before) == 8
+    done = compact(out, target_rows=6)  # 3 rows a video: 2 videos a file
+    assert done.parts == 8 and len(done.files) == 4
+    names = sorted(p.name for p in (out / "parquet" / "segments").iterdir())
+    assert all(n.startswith("compact-") for n in names) and len(names) == 4
+    assert _rows_every_way(out) == before and _video_ids(out) == videos_before
+
+    state = State(out)
+    target = state.get(discover_mod.content_id(src / "v3.mp4"))
+    state.db.execute("UPDATE videos SET fingerprint = 'old' WHERE video_id = ?", (target.video_id,))
+    state.close()
+
+    class ThreeSegments(FakeAnalyzer):
+        def analyze(self, video, on_stage):
+            a = super().analyze(video, on_stage)
+            extra = SegmentRecord(video.content_id, video.path, 2, 2.0, 3.0, (), a.segments[0].embedding, ("image",))
+            return Analysis(a.video, a.segments + (extra,))
+
+    again = ThreeSegments()
+    run(src, out, again, auto_compact=None)
+    assert again.calls == ["v3.mp4"]
+    after = _rows_every_way(out)
+    expected = sorted([r for r in before["read_table"] if r[0] != target.video_id]
+                      + [(target.video_id, i, target.path, float(i)) for i in range(3)])
+    assert all(rows == expected for rows in after.values()), after
+    assert _video_ids(out) == videos_before
+    assert (out / "parquet" / "segments" / f"{target.video_id}.parquet").exists()
+    assert target.video_id not in compacted_keys(out)
+    compact(out, target_rows=6)
+    assert _rows_every_way(out)["duckdb"] == expected and _video_ids(out) == videos_before
+
+
+def test_prune_and_moves_work_on_compacted_results(tmp_path):
+    from mmvideo.write.compact import compact
+
+    src, out = _library(tmp_path, n=4)
+    compact(out)
+    gone = read_table(out).to_pylist()[0]["path"]
+    os.unlink(gone)
+    os.rename(src / "v1.mp4", src / "moved.mp4")
+    run(src, out, prune=True, auto_compact=None)
+    rows = _rows_every_way(out)
+    paths = {r[2] for r in rows["duckdb"]}
+    assert all(r == rows["duckdb"] for r in rows.values())
+    assert gone not in paths and str(src / "moved.mp4") in paths and str(src / "v1.mp4") not in paths
+    assert len(rows["duckdb"]) == 6
+
+
+def test_a_run_compacts_when_parts_pile_up(tmp_path):
+    src = make_files(tmp_path / "in", [f"v{i}.mp4" for i in range(5)])
+    out = tmp_path / "out"
+    run(src, out, auto_compact=3)
+    assert [p.name.startswith("compact-") for p in (out / "parquet" / "segments").iterdir()] == [True]
+    assert len(read_table(out)) == 10
+
+
+def test_a_killed_compaction_leaves_a_readable_folder_that_the_next_compact_finishes(tmp_path, monkeypatch):
+    import mmvideo.write.compact as compaction
+
+    _, out = _library(tmp_path)
+    before, videos_before = _rows_every_way(out), _video_ids(out)
+    real_rename, renames = compaction._rename, []
+
+    def killed_midway(src, dst):  # the process dies in the second file's step, after its removes
+        renames.append(dst)
+        if len(renames) == 3:
+            raise KeyboardInterrupt
+        real_rename(src, dst)
+
+    monkeypatch.setattr(compaction, "_rename", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        compaction.compact(out, target_rows=6)
+    assert compaction.read_manifest(out)["phase"] == "swapping"
+    for rows in _rows_every_way(out, mmvideo=False).values():  # plain readers may miss the rows being moved, never see one twice
+        assert len(rows) == len(set(rows)) and set(rows) < set(before["read_table"])
+    assert _video_ids(out) != videos_before
+    # mmvideo's readers follow the journal (and roll it forward when they can take the lock)
+    assert sorted((r["video_id"], r["segment"], r["path"], r["start"]) for r in read_table(out).to_pylist()) \
+        == before["read_table"]
+    assert compaction.read_manifest(out)["phase"] == "idle"
+    assert _rows_every_way(out) == before and _video_ids(out) == videos_before
+    monkeypatch.setattr(compaction, "_rename", real_rename)
+    compaction.compact(out, target_rows=6)
+    assert compaction.read_manifest(out)["phase"] == "idle"
+    assert _rows_every_way(out) == before and _video_ids(out) == videos_before
+    assert not [p for p in (out / "parquet").rglob(".*")]
+
+
+def test_a_compaction_killed_while_writing_changes_nothing(tmp_path, monkeypatch):
+    import mmvideo.write.compact as compaction
+
+    _, out = _library(tmp_path)
+    before = _rows_every_way(out)
+    real_write, calls = compaction._write_hidden, []
+
+    def dies_on_third(path, table, parts):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_write(path, table, parts)
+
+    monkeypatch.setattr(compaction, "_write_hidden", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        compaction.compact(out, target_rows=6)
+    assert _rows_every_way(out) == before and compaction.read_manifest(out)["phase"] == "idle"
+    monkeypatch.setattr(compaction, "_write_hidden", real_write)
+    compaction.compact(out, target_rows=6)
+    assert _rows_every_way(out) == before and not [p for p in (out / "parquet").rglob(".*")]
