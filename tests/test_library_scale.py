@@ -273,3 +273,42 @@ def test_a_compaction_killed_while_writing_changes_nothing(tmp_path, monkeypatch
     monkeypatch.setattr(compaction, "_write_hidden", real_write)
     compaction.compact(out, target_rows=6)
     assert _rows_every_way(out) == before and not [p for p in (out / "parquet").rglob(".*")]
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+class FixedEncoder:
+    """Embeds every query as one fixed vector."""
+
+    def __init__(self, vector):
+        self.vector = np.asarray(vector, np.float32)
+
+    def encode(self, texts):
+        class Out:
+            embeddings = np.stack([self.vector] * len(texts))
+        return Out()
+
+
+def _same_hits(a, b):
+    """Same segments in the same order with the same tags, scores equal to float32 rounding."""
+    return ([(h.video_id, h.segment, h.path, h.tags) for h in a] == [(h.video_id, h.segment, h.path, h.tags) for h in b]
+            and np.allclose([h.score for h in a], [h.score for h in b], atol=1e-6))
+
+
+def test_search_cache_ranks_as_the_full_read_and_follows_changes(tmp_path):
+    from mmvideo.search import _search_table, search
+    from mmvideo.write.compact import compact
+
+    src, out = _library(tmp_path, n=9)
+    enc = FixedEncoder(read_table(out).to_pylist()[5]["embedding"])
+    full = _search_table(out, "q", 6, enc)
+    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # builds the cache
+    assert (out / ".mmvideo" / "search" / "index.json").exists()
+    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # reads it
+    compact(out, target_rows=7)
+    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # compacted: rebuilt, same ranking
+    (src / "v0.mp4").write_bytes(b"changed" * 30)
+    os.utime(src / "v0.mp4", (OLD, OLD))
+    run(src, out, auto_compact=None)
+    assert _same_hits(search(out, "q", k=50, encoder=enc), _search_table(out, "q", 50, enc))
+    assert len(search(out, "q", k=50, encoder=enc)) == 20
