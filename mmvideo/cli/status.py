@@ -4,10 +4,13 @@ that are gone (missing: `mmvideo run --prune` removes their results), the last r
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
 from mmvideo.errors import SetupError
+
+SHOWN = 20  # failures and missing files listed in the text output (``--json`` lists them all)
 
 
 @click.command()
@@ -26,10 +29,11 @@ def status(out, as_json) -> int:
     try:
         counts = st.counts()
         last = st.last_run()
-        failures = st.failures()
-        missing = st.missing()
+        entries = st.entries()
     finally:
         st.close()
+    failures = [e for e in entries if e.status == "failed"]
+    missing = [e for e in entries if not os.path.exists(e.path)]
     pending = (last or {}).get("pending", 0) or 0
     if as_json:
         click.echo(json.dumps({"done": counts["done"], "failed": counts["failed"],
@@ -42,10 +46,14 @@ def status(out, as_json) -> int:
         return 0
     click.echo(f"done: {counts['done']}  failed: {counts['failed']}  duplicate: {counts['duplicate']}  "
                f"pending: {pending}  missing: {len(missing)}")
-    for f in failures:
-        click.echo(f"  failed  {f.path}: [{f.stage}] {f.error}")
-    for m in missing:
-        click.echo(f"  missing {m.path} ({m.status}; `mmvideo run --prune` removes its results)")
+    lines = [f"  failed  {f.path}: [{f.stage}] {f.error}" for f in failures[:SHOWN]]
+    if len(failures) > SHOWN:
+        lines.append(f"  ... and {len(failures) - SHOWN} more failed (`mmvideo status --json` lists every one)")
+    lines += [f"  missing {m.path} ({m.status}; `mmvideo run --prune` removes its results)" for m in missing[:SHOWN]]
+    if len(missing) > SHOWN:
+        lines.append(f"  ... and {len(missing) - SHOWN} more missing (`mmvideo status --json` lists every one)")
+    if lines:
+        click.echo("\n".join(lines))
     if last:
         click.echo(f"last run: {last['started_at']} -> {last['ended_at'] or '(running or killed)'}  "
                    f"status {last['status']}: {last['done']} done, {last['skipped']} skipped, {last['failed']} "
