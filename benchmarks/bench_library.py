@@ -10,10 +10,13 @@ re-processed; the state's ``file_ids`` rows show the new mtimes).
 
     .venv/bin/python benchmarks/bench_library.py [--files 100000] [--first 100000] [--dir /tmp/mmvideo-lib]
 
-``--first N`` < ``--files``: the timed first run covers the first N files (a real first run costs ~22 ms a
-file here, almost all of it fsync: 100,000 would take ~40 min); the rest get their results and state rows
-from an untimed fill run of the same command with fsync turned off (``FILL``), so the reruns see the whole
-library exactly as a real first run leaves it.
+``--first N`` < ``--files``: the timed first run covers the first N files (a real first run costs ~16-47 ms
+a file on this shared machine, mostly fsync: 100,000 would take one to two hours); the rest get their
+results and state rows from an untimed fill run of the same command with fsync turned off (``FILL``), so the
+reruns see the whole library as a real first run leaves it. ``--synthesize`` instead (or after an
+interrupted fill, with ``--reuse``) writes what that run would leave for every file without a state row:
+its failed video row and remembered content id in the state store and its video row in one compacted
+Parquet file (through the compaction journal), in seconds.
 """
 
 from __future__ import annotations
@@ -84,18 +87,23 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=None, help="files in the timed first run (default: all)")
     ap.add_argument("--dir", default=os.environ.get("MMVIDEO_BENCH_LIB", "/tmp/mmvideo-lib"))
     ap.add_argument("--reuse", action="store_true", help="keep the library and first run of an earlier call")
+    ap.add_argument("--synthesize", action="store_true", help="synthesize the first run's results beyond --first")
     args = ap.parse_args()
     root = Path(args.dir)
     lib, out = root / "lib", root / "out"
     run = ["run", "--out", str(out), "--format", "parquet", "--log-format", "plain", "--quiet"]
     if not (args.reuse and (out / ".mmvideo" / "state.sqlite").exists()):
-        first_runs(root, lib, run, args.files, args.first or args.files)
+        first_runs(root, lib, run, args.files, args.first or args.files, fill=not args.synthesize)
+    if args.synthesize:
+        t0 = time.monotonic()
+        n = synthesize(lib, out)
+        print(f"  synthesized the first run's results for {n} files: {time.monotonic() - t0:.1f} s", flush=True)
     wall, rss, rc = timed(["compact", str(out)])  # what the first run's end does when it wrote >= 1,000 parts
     print(f"mmvideo compact after the first run(s): {wall:.1f} s, peak RSS {rss:.0f} MB, exit {rc}", flush=True)
     reruns(lib, out, run, args.files)
 
 
-def first_runs(root: Path, lib: Path, run: list[str], files: int, first: int) -> None:
+def first_runs(root: Path, lib: Path, run: list[str], files: int, first: int, fill: bool = True) -> None:
     """Generate the library and run over it the first time (``first`` files timed, the rest filled)."""
     shutil.rmtree(root, ignore_errors=True)
     print(f"generating {files} files: {generate(lib, files):.1f} s", flush=True)
@@ -104,10 +112,56 @@ def first_runs(root: Path, lib: Path, run: list[str], files: int, first: int) ->
     wall, rss, rc = timed(["run", *head, *run[1:]])
     print(f"first run, {first} files (all fail at probe: error records): {wall:.1f} s, "
           f"{wall / first * 1000:.2f} ms/file, peak RSS {rss:.0f} MB, exit {rc}", flush=True)
-    if first < files:
+    if first < files and fill:
         wall, rss, rc = timed(["run", str(lib), *run[1:]], fill=True)
         print(f"  fill run (fsync off, not a measured figure) for the other {files - first} files: "
               f"{wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
+
+
+def synthesize(lib: Path, out: Path) -> int:
+    """Record every library file without a state row as a run records a file failing at probe; how many."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmvideo.discover import content_id
+    from mmvideo.records import VideoRecord
+    from mmvideo.state import ContentIds, State, utc_now
+    from mmvideo.write import compact
+    from mmvideo.write.schema import VIDEO_SCHEMA, video_row
+
+    state = State(out)
+    fp = state.db.execute("SELECT fingerprint FROM runs ORDER BY run_id LIMIT 1").fetchone()[0]
+    known = {p for (p,) in state.db.execute("SELECT path FROM videos")}
+    error = "invalid data: damaged .mp4 file, ffmpeg cannot parse its container"
+    now, rows, ids, videos = utc_now(), [], ContentIds(state), []
+    for folder in sorted(lib.iterdir()):
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.path in known:
+                continue
+            cid = content_id(entry.path)
+            ids.store(entry.path, entry.stat(), cid)
+            rows.append((cid, entry.path, fp, "failed", "probe", error, 1, now))
+            if (out / "parquet" / "videos" / f"{cid}.parquet").exists():  # written by a fill killed before its commit
+                continue
+            videos.append(video_row(VideoRecord(cid, entry.path, "failed", fingerprint=fp, stage="probe",
+                                                error=error, processed_at=now)))
+    ids.flush()
+    seg_schema = pq.read_schema(next(p for p in (out / "parquet" / "segments").iterdir()
+                                     if p.name.endswith(".parquet")))
+    name = f"compact-{compact.read_manifest(out)['generation'] + 1:06d}-9999.parquet"
+    rename = []
+    for table, data, per in (("videos", pa.Table.from_pylist(videos, schema=VIDEO_SCHEMA), 1),
+                             ("segments", seg_schema.empty_table(), 0)):
+        hidden = f"parquet/{table}/.{name}.cmp-synth"
+        compact._write_hidden(out / hidden, data, [(v["video_id"], per) for v in videos])
+        rename.append((hidden, f"parquet/{table}/{name}"))
+    compact._swap(out, compact.read_manifest(out)["files"] + [name], [{"remove": [], "rename": rename}])
+    with state.db:
+        state.db.execute("BEGIN")
+        state.db.executemany("INSERT INTO videos (video_id, path, fingerprint, status, stage, error, attempts, "
+                             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    state.close()
+    return len(rows)
 
 
 def reruns(lib: Path, out: Path, run: list[str], files: int) -> None:
