@@ -4,7 +4,6 @@ that are gone (missing: `mmvideo run --prune` removes their results), the last r
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -29,11 +28,10 @@ def status(out, as_json) -> int:
     try:
         counts = st.counts()
         last = st.last_run()
-        entries = st.entries()
+        failures = st.failures(limit=None if as_json else SHOWN)
+        missing = st.missing()
     finally:
         st.close()
-    failures = [e for e in entries if e.status == "failed"]
-    missing = [e for e in entries if not os.path.exists(e.path)]
     pending = (last or {}).get("pending", 0) or 0
     if as_json:
         click.echo(json.dumps({"done": counts["done"], "failed": counts["failed"],
@@ -47,8 +45,8 @@ def status(out, as_json) -> int:
     click.echo(f"done: {counts['done']}  failed: {counts['failed']}  duplicate: {counts['duplicate']}  "
                f"pending: {pending}  missing: {len(missing)}")
     lines = [f"  failed  {f.path}: [{f.stage}] {f.error}" for f in failures[:SHOWN]]
-    if len(failures) > SHOWN:
-        lines.append(f"  ... and {len(failures) - SHOWN} more failed (`mmvideo status --json` lists every one)")
+    if counts["failed"] > len(failures):
+        lines.append(f"  ... and {counts['failed'] - len(failures)} more failed (`mmvideo status --json` lists every one)")
     lines += [f"  missing {m.path} ({m.status}; `mmvideo run --prune` removes its results)" for m in missing[:SHOWN]]
     if len(missing) > SHOWN:
         lines.append(f"  ... and {len(missing) - SHOWN} more missing (`mmvideo status --json` lists every one)")

@@ -41,6 +41,7 @@ PARTS_KEY = b"mmvideo.parts"
 TARGET_ROWS = 65_536  # rows (segments + videos) per compacted file (~100 MB of embeddings): what evicting one
                       # video rewrites
 ROW_GROUP_ROWS = 8_192
+MAX_PARTS = 8_192  # videos per compacted file, whatever their rows: bounds compaction's memory
 AUTO_COMPACT_PARTS = 1_000  # a run ends with a compaction when this many per-video parts have piled up
 
 
@@ -231,7 +232,7 @@ class _Batcher:
                 self.tables[t].append(data)
                 self.parts[t].append((key, data.num_rows))
         self.rows += sum(d.num_rows for d in tables.values() if d is not None)
-        if self.rows >= self.target:
+        if self.rows >= self.target or len(self.parts["videos"]) >= MAX_PARTS:
             self.flush()
 
     def flush(self) -> None:
@@ -273,8 +274,9 @@ def compact(out_dir: os.PathLike | str, *, target_rows: int = TARGET_ROWS) -> Co
     _clean_leftovers(out)
     manifest = read_manifest(out)
     keys = per_video_keys(out)
-    small = [n for n in manifest["files"]
-             if sum(_rows(out / "parquet" / t / n) for t in TABLES) < target_rows // 2]
+    small = [n for n in manifest["files"] if sum(_rows(out / "parquet" / t / n) for t in TABLES) < target_rows // 2
+             and len(parts_of(out / "parquet" / "videos" / n) if (out / "parquet" / "videos" / n).exists()
+                     else []) < MAX_PARTS // 2]
     result = Compaction(parts=len(keys))
     if not keys and len(small) <= 1:
         return result
