@@ -16,6 +16,7 @@ from mmvideo.cli import cli
 from mmvideo.config import RunConfig
 from mmvideo.engines.local import run_local
 from mmvideo.progress import Reporter
+from mmvideo.state import STATE_VERSION
 from mmvideo.write.read import read_table
 
 SCHEMA1 = Path(__file__).parent / "data" / "schema1_out"
@@ -46,7 +47,7 @@ def test_status_reads_a_schema1_folder_and_migrates_its_store(v1_out):
     assert st["missing"] == int(gone)
     assert [m["path"] for m in st["missing_files"]] == ([RECORDED_PATH] if gone else [])
     db = sqlite3.connect(v1_out / ".mmvideo" / "state.sqlite")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == STATE_VERSION  # every migration ran
     assert db.execute("SELECT count(*) FROM files").fetchone()[0] == 0
     assert db.execute("SELECT duplicates, pruned FROM runs").fetchall() == [(0, 0)]  # columns added in place
     text = CliRunner().invoke(cli, ["status", str(v1_out)])

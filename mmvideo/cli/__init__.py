@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "export": "mmvideo.cli.export:export",
     "duplicates": "mmvideo.cli.duplicates:duplicates",
     "report": "mmvideo.cli.report:report",
+    "compact": "mmvideo.cli.compact:compact",
 }
 
 HELP_EPILOG = "Exit codes: 0 all done; 1 some files failed; 2 usage or setup error."

@@ -41,9 +41,11 @@ def build_config(ctx: click.Context, config_file: str | None, params: dict[str, 
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
 @click.option("--prune", is_flag=True, help="remove from --out the results of recorded files whose path no longer "
                                             "exists (see `mmvideo status OUT`)")
+@click.option("--rehash", is_flag=True, help="hash every file again instead of trusting an unchanged device, inode, "
+                                             "size and modification time")
 @click.pass_context
 def run(ctx: click.Context, inputs: tuple[str, ...], out: str, config_file: str | None, settle: float,
-        log_format: str, quiet: bool, prune: bool, **settings: Any) -> int:
+        log_format: str, quiet: bool, prune: bool, rehash: bool, **settings: Any) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
     config = build_config(ctx, config_file, settings)
     from mmvideo.engines.local import run_local
@@ -54,7 +56,8 @@ def run(ctx: click.Context, inputs: tuple[str, ...], out: str, config_file: str 
     reporter = make_reporter(log_format, quiet)
     command = "mmvideo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        summary = run_local(inputs, out, config, pipeline, reporter, command=command, settle=settle, prune=prune)
+        summary = run_local(inputs, out, config, pipeline, reporter, command=command, settle=settle, prune=prune,
+                            rehash=rehash)
     finally:
         reporter.close()
     return summary.exit_code

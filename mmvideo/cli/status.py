@@ -9,6 +9,8 @@ import click
 
 from mmvideo.errors import SetupError
 
+SHOWN = 20  # failures and missing files listed in the text output (``--json`` lists them all)
+
 
 @click.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False))
@@ -26,7 +28,7 @@ def status(out, as_json) -> int:
     try:
         counts = st.counts()
         last = st.last_run()
-        failures = st.failures()
+        failures = st.failures(limit=None if as_json else SHOWN)
         missing = st.missing()
     finally:
         st.close()
@@ -42,10 +44,14 @@ def status(out, as_json) -> int:
         return 0
     click.echo(f"done: {counts['done']}  failed: {counts['failed']}  duplicate: {counts['duplicate']}  "
                f"pending: {pending}  missing: {len(missing)}")
-    for f in failures:
-        click.echo(f"  failed  {f.path}: [{f.stage}] {f.error}")
-    for m in missing:
-        click.echo(f"  missing {m.path} ({m.status}; `mmvideo run --prune` removes its results)")
+    lines = [f"  failed  {f.path}: [{f.stage}] {f.error}" for f in failures[:SHOWN]]
+    if counts["failed"] > len(failures):
+        lines.append(f"  ... and {counts['failed'] - len(failures)} more failed (`mmvideo status --json` lists every one)")
+    lines += [f"  missing {m.path} ({m.status}; `mmvideo run --prune` removes its results)" for m in missing[:SHOWN]]
+    if len(missing) > SHOWN:
+        lines.append(f"  ... and {len(missing) - SHOWN} more missing (`mmvideo status --json` lists every one)")
+    if lines:
+        click.echo("\n".join(lines))
     if last:
         click.echo(f"last run: {last['started_at']} -> {last['ended_at'] or '(running or killed)'}  "
                    f"status {last['status']}: {last['done']} done, {last['skipped']} skipped, {last['failed']} "

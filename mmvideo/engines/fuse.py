@@ -18,6 +18,7 @@ from mmvideo.config import RunConfig
 from mmvideo.errors import SetupError
 from mmvideo.progress import Reporter, RunSummary
 from mmvideo.state import RunLock, State, check_writable
+from mmvideo.write import compact as compaction
 from mmvideo.write.evidence import evidence_files, read_evidence
 from mmvideo.write.writer import write_video
 
@@ -46,6 +47,9 @@ def fuse_folder(src: os.PathLike | str, dst: os.PathLike | str, run_settings: di
     with RunLock(out):
         state = State(out)
         try:
+            compaction.recover(out)
+            if compaction.read_manifest(out)["files"]:  # re-fused videos leave their compacted files first
+                compaction.evict(out, [p.stem for p in files])
             run_id = None
             reporter.run_started(len(files))
             for i, path in enumerate(files):

@@ -4,7 +4,9 @@ Under the output folder's lock: discover every input file (empty ones too), sett
 against what the folder recorded (``reconcile``), optionally prune the results of files that are gone, then
 for each file apply the skip rules and run the shared policy (``policy.process`` then ``policy.commit``).
 The state row is written after the parts, so a kill at any moment leaves at worst a file whose parts are
-rewritten (replaced, not duplicated) by the next run.
+rewritten (replaced, not duplicated) by the next run. Compacted results (``write/compact.py``): a run first
+finishes a compaction a killed process left half done, splits the videos it will process again out of their
+compacted files, and ends with a compaction when it wrote parts and ``auto_compact`` per-video parts piled up.
 """
 
 from __future__ import annotations
@@ -20,17 +22,23 @@ from mmvideo.engines.policy import Analyzer, already_handled, commit, previous, 
 from mmvideo.engines.reconcile import apply_moves, assign_roles, drop_superseded, prune_missing
 from mmvideo.errors import SetupError
 from mmvideo.progress import Reporter, RunSummary
-from mmvideo.state import RunLock, State, check_writable
+from mmvideo.state import ContentIds, RunLock, State, check_writable
+from mmvideo.write import compact as compaction
 
 __all__ = ["Analyzer", "run_local"]
 
 
 def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: RunConfig,
               analyzer: Analyzer, reporter: Reporter, *, command: str = "mmvideo run",
-              settle: float = 0.0, prune: bool = False) -> RunSummary:
+              settle: float = 0.0, prune: bool = False, rehash: bool = False,
+              auto_compact: int | None = compaction.AUTO_COMPACT_PARTS) -> RunSummary:
     """Process every media file under ``inputs`` into ``out_dir``; returns the run's summary.
 
-    ``prune`` first removes the results of recorded files whose path no longer exists. The analyzer's
+    ``prune`` first removes the results of recorded files whose path no longer exists. Content ids of files
+    whose (device, inode, size, mtime, ctime) are unchanged since the last run are reused from the state
+    store; ``rehash`` hashes every file again (a file rewritten in place with its old stat). ``auto_compact``:
+    compact the Parquet results at the end when the run wrote parts and at least this many per-video parts
+    exist (None: never). The analyzer's
     fingerprint must be known without loading models (it loads them on first use), so a run with nothing
     new to do loads none. Raises ``SetupError`` for problems that stop the whole run.
     """
@@ -45,8 +53,12 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
                              f"(process no longer running)")
         state = State(out)
         try:
-            files = _settled_inputs(inputs, out, state, reporter, summary, prune)
+            compaction.recover(out)
+            files = _settled_inputs(inputs, out, state, reporter, summary, prune, rehash)
             fp = analyzer.fingerprint
+            if compaction.read_manifest(out)["files"]:  # videos to process again leave their compacted files
+                compaction.evict(out, [v.key for v in files
+                                       if not already_handled(v, previous(v, state), fp, config.retry_failed)])
             run_id = state.start_run(command, fp, len(files))
             reporter.run_started(len(files))
             for i, video in enumerate(files):
@@ -65,6 +77,11 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
                 outcome = process(video, analyzer, config, out, formats,
                                   on_stage=lambda name, path=video.path: reporter.stage(path, name))
                 commit(outcome, state, reporter, summary)
+            wrote = summary.done + summary.failed + summary.duplicates
+            if (auto_compact is not None and wrote and "parquet" in formats
+                    and compaction.loose_parts(out) >= auto_compact):
+                reporter.message(f"{out}: compacting the Parquet results")
+                compaction.compact(out)
             summary.seconds = time.monotonic() - t0
             state.end_run(run_id, done=summary.done, skipped=summary.skipped, failed=summary.failed,
                           pending=summary.pending, seconds=summary.seconds, video_seconds=summary.video_seconds,
@@ -77,9 +94,11 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
 
 
 def _settled_inputs(inputs: list, out: Path, state: State, reporter: Reporter, summary: RunSummary,
-                    prune: bool) -> list:
+                    prune: bool, rehash: bool = False) -> list:
     """The run's files with their roles (video, copy, error), after moves and (``prune``) gone files."""
-    files = list(discover(inputs, include_empty=True))
+    ids = ContentIds(state, rehash=rehash)
+    files = list(discover(inputs, include_empty=True, ids=ids))
+    ids.flush()
     summary.total = len(files)
     if not files and not prune:
         raise SetupError("no media files found in " + ", ".join(map(str, inputs)))

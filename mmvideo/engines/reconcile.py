@@ -5,7 +5,8 @@ A content id has one video row, at one path. Before a run works, the driver sett
 (``duplicate_of``) or, when the recorded path is gone, takes the first one as the video's new path (a
 ``Move``); ``apply_moves`` records the new paths (state row and the parts' ``path`` column);
 ``drop_superseded`` removes the parts a path owned under another key (a copy that became the video);
-``prune_missing`` removes the results and rows of recorded paths that no longer exist.
+``prune_missing`` removes the results and rows of recorded paths that no longer exist. Each first splits the
+videos it changes out of compacted files (``compact.evict``), so it works on per-video parts alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from mmvideo.discover import content_id
 from mmvideo.records import VideoFile
 from mmvideo.state import State, VideoState
+from mmvideo.write.compact import evict
 from mmvideo.write.writer import relocate, remove_parts
 
 
@@ -69,6 +71,8 @@ def assign_roles(files: Iterable[VideoFile], recorded: Mapping[str, str],
 
 def apply_moves(out_dir: os.PathLike | str, state: State, moves: Iterable[Move]) -> None:
     """Record each moved video's new path: its state row and the ``path`` of its rows in every part."""
+    moves = list(moves)
+    evict(out_dir, [m.video_id for m in moves])
     for move in moves:
         relocate(out_dir, move.video_id, move.new_path)
         state.set_path(move.video_id, move.new_path)
@@ -77,10 +81,13 @@ def apply_moves(out_dir: os.PathLike | str, state: State, moves: Iterable[Move])
 def drop_superseded(out_dir: os.PathLike | str, state: State, files: Iterable[VideoFile]) -> None:
     """Remove what a path owned under another key than it has now (a recorded copy that is now the video,
     or an error file that is now a copy): its parts, and its copy row when it is now the video."""
+    stale = []
     for f in files:
         prev = state.get_file(f.path)
-        if prev is None or prev.part_key == f.key:
-            continue
+        if prev is not None and prev.part_key != f.key:
+            stale.append((f, prev))
+    evict(out_dir, [prev.part_key for _, prev in stale])
+    for f, prev in stale:
         remove_parts(out_dir, prev.part_key)
         if f.error is None and f.duplicate_of is None:
             state.forget(prev)
@@ -91,6 +98,7 @@ def prune_missing(out_dir: os.PathLike | str, state: State,
     """Remove the results (parts in every format, evidence) and state rows of recorded files that no longer
     exist; returns them."""
     gone = state.missing(exists)
+    evict(out_dir, [entry.part_key for entry in gone])
     for entry in gone:
         remove_parts(out_dir, entry.part_key)
         state.forget(entry)

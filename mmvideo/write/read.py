@@ -1,18 +1,23 @@
 """Read an output folder back as Arrow tables (Parquet parts preferred, else JSON Lines parts).
 
-Folders written by earlier schema versions read too: a column a part lacks is null in its rows.
+Folders written by earlier schema versions read too: a column a part lacks is null in its rows. Compacted
+folders (``write/compact.py``) read the same: the files are listed through the compaction journal, a video's
+own part wins over a compacted copy of it, and a read that overlapped a compaction is done again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmvideo.errors import SetupError
+from mmvideo.write.compact import drop_superseded_rows, is_compacted, parts_of, read_manifest, visible_parts
 from mmvideo.write.schema import VIDEO_SCHEMA
 
 
@@ -42,13 +47,54 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table
 
 
-def read_table(out_dir: os.PathLike | str, table: str = "segments") -> pa.Table:
-    """All rows of ``segments`` or ``videos`` in an output folder; ``SetupError`` if it holds none."""
+RETRIES = 20
+
+
+def parquet_snapshot(out_dir: os.PathLike | str, table: str, read) -> list:
+    """``read(path, superseded_keys)`` for each Parquet file of ``table``, as of one moment: retried while a
+    compaction changes the folder underneath. ``superseded_keys``: keys whose rows a compacted file must drop."""
     out = Path(out_dir)
-    parquet = _parts(out, "parquet", table)
-    if parquet:
-        tables = [pq.read_table(p) for p in parquet]
-        if table == "videos":  # schema-1 parts lack the schema-2 columns: null there
+    for _ in range(RETRIES):
+        paths, manifest = visible_parts(out, table)
+        if manifest["phase"] == "swapping" and _roll_forward(out):
+            continue
+        loose = {name[: -len(".parquet")] for name, _ in paths if not is_compacted(name)}
+        try:
+            results = [read(path, loose if is_compacted(name) else None) for name, path in paths]
+        except FileNotFoundError:  # replaced while read
+            time.sleep(0.05)
+            continue
+        if read_manifest(out) == manifest:
+            return results
+        time.sleep(0.05)
+    raise SetupError(f"{out}: results kept changing while being read (a compaction running?); try again")
+
+
+def _roll_forward(out: Path) -> bool:
+    """Finish a compaction a killed process left half done, when no run holds the folder; True if done."""
+    from mmvideo.state import RunLock
+    from mmvideo.write.compact import recover
+
+    try:
+        with RunLock(out):
+            return recover(out)
+    except (SetupError, OSError):  # a run or compaction is working (it finishes the swap), or read-only
+        return False
+
+
+def _read_part(path: Path, loose: set[str] | None, columns: Sequence[str] | None) -> pa.Table:
+    data = pq.read_table(path, columns=list(columns) if columns else None)
+    return drop_superseded_rows(data, parts_of(path), loose) if loose is not None else data
+
+
+def read_table(out_dir: os.PathLike | str, table: str = "segments", *, columns: Sequence[str] | None = None
+               ) -> pa.Table:
+    """All rows of ``segments`` or ``videos`` in an output folder (only ``columns`` when given); ``SetupError``
+    if it holds none."""
+    out = Path(out_dir)
+    tables = parquet_snapshot(out, table, lambda p, loose: _read_part(p, loose, columns))
+    if tables:
+        if table == "videos" and not columns:  # schema-1 parts lack the schema-2 columns: null there
             tables = [_conform(t, VIDEO_SCHEMA) for t in tables]
         return pa.concat_tables(tables, promote_options="default")
     jsonl = _parts(out, "jsonl", table)
@@ -58,6 +104,8 @@ def read_table(out_dir: os.PathLike | str, table: str = "segments") -> pa.Table:
             with open(p, encoding="utf-8") as fh:
                 rows += [json.loads(line) for line in fh if line.strip()]
         if table == "videos":
-            return pa.Table.from_pylist(rows, schema=VIDEO_SCHEMA)
-        return _typed_vectors(pa.Table.from_pylist(rows))
+            data = pa.Table.from_pylist(rows, schema=VIDEO_SCHEMA)
+        else:
+            data = _typed_vectors(pa.Table.from_pylist(rows))
+        return data.select(list(columns)) if columns else data
     raise SetupError(f"{out}: no mmvideo results found (expected {out}/parquet/{table} or {out}/jsonl/{table})")

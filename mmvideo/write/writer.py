@@ -61,12 +61,9 @@ def write_atomic(path: Path, write) -> None:
             tmp.unlink()
 
 
-_atomic = write_atomic
-
-
 def _write_parquet(path: Path, rows: list[dict], schema: pa.Schema) -> None:
     table = pa.Table.from_pylist(rows, schema=schema)
-    _atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+    write_atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -75,7 +72,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
             fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8"))
             fh.write(b"\n")
 
-    _atomic(path, write)
+    write_atomic(path, write)
 
 
 def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequence[SegmentRecord],
@@ -133,7 +130,7 @@ def relocate(out_dir: os.PathLike | str, key: str, new_path: str) -> list[Path]:
                     i = data.column_names.index("path")
                     data = data.set_column(i, data.schema.field(i), pa.array([new_path] * data.num_rows,
                                                                             pa.string()))
-                _atomic(part, lambda fh, data=data: pq.write_table(data, fh, compression="zstd"))
+                write_atomic(part, lambda fh, data=data: pq.write_table(data, fh, compression="zstd"))
             else:
                 with open(part, encoding="utf-8") as fh:
                     rows = [json.loads(line) for line in fh if line.strip()]

@@ -1,0 +1,314 @@
+"""Libraries at scale: content ids reused from the state store, compacted results, the search cache."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import mmvideo.discover as discover_mod
+from mmvideo.config import RunConfig
+from mmvideo.discover import discover
+from mmvideo.engines.local import run_local
+from mmvideo.errors import MediaError
+from mmvideo.progress import Reporter
+from mmvideo.records import Analysis, SegmentRecord, VideoRecord
+from mmvideo.state import ContentIds, State
+from mmvideo.write.read import read_table
+
+OLD = time.time() - 3600  # files older than state.HOT_NS, so their ids are remembered
+
+
+class FakeAnalyzer:
+    """One segment per file (``bad`` in the name: fails at probe); no models."""
+
+    def __init__(self, fingerprint="fp1"):
+        self.fingerprint = fingerprint
+        self.calls = []
+
+    def analyze(self, video, on_stage):
+        self.calls.append(os.path.basename(video.path))
+        if "bad" in video.path:
+            raise MediaError(video.path, "not a media file", stage="probe")
+        rng = np.random.default_rng(int(video.content_id[:8], 16))
+        emb = rng.standard_normal(384).astype(np.float32)
+        emb /= np.linalg.norm(emb)
+        segs = tuple(SegmentRecord(video.content_id, video.path, i, float(i), i + 1.0, (), emb, ("image",))
+                     for i in range(2))
+        return Analysis(VideoRecord(video.content_id, video.path, "done", duration=2.0, segments=2), segs)
+
+
+def make_files(folder, names, when=OLD):
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        p = folder / n
+        p.write_bytes(n.encode() * 50)
+        os.utime(p, (when, when))
+    return folder
+
+
+@pytest.fixture
+def count_hashes(monkeypatch):
+    """The names of the files discovery hashes."""
+    hashed = []
+    real = discover_mod.content_id
+
+    def counting(path):
+        hashed.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(discover_mod, "content_id", counting)
+    return hashed
+
+
+def run(src, out, analyzer=None, **kw):
+    return run_local([src], out, RunConfig(), analyzer or FakeAnalyzer(), Reporter(quiet=True), **kw)
+
+
+# --- content ids reused ---------------------------------------------------------------------------
+
+def test_rerun_hashes_only_touched_files(tmp_path, count_hashes):
+    src = make_files(tmp_path / "in", ["a.mp4", "b.mp4", "bad.mp4", "c.mp4"])
+    out = tmp_path / "out"
+    run(src, out)
+    assert sorted(count_hashes) == ["a.mp4", "b.mp4", "bad.mp4", "c.mp4"]
+    count_hashes.clear()
+    again = FakeAnalyzer()
+    assert run(src, out, again).skipped == 4
+    assert count_hashes == [] and again.calls == []
+    os.utime(src / "b.mp4", (OLD + 5, OLD + 5))  # touched: same content, new mtime
+    (src / "c.mp4").write_bytes(b"C.MP4" * 50)  # rewritten in place: same size...
+    os.utime(src / "c.mp4", (OLD, OLD))  # ...and its old mtime back: the ctime moved
+    third = FakeAnalyzer()
+    summary = run(src, out, third)
+    assert sorted(count_hashes) == ["b.mp4", "c.mp4"]
+    assert third.calls == ["c.mp4"] and summary.skipped == 3  # b's content id is unchanged: not re-processed
+    count_hashes.clear()
+    run(src, out, FakeAnalyzer(), rehash=True)
+    assert sorted(count_hashes) == ["a.mp4", "b.mp4", "bad.mp4", "c.mp4"]
+
+
+def test_ids_are_rechecked_against_the_file_not_trusted_blindly(tmp_path):
+    src = make_files(tmp_path / "in", ["a.mp4"])
+    state = State(tmp_path / "out")
+    ids = ContentIds(state)
+    first = list(discover([src], ids=ids))
+    ids.flush()
+    assert ids.misses == 1 and ids.lookup(first[0].path, os.stat(first[0].path)) == first[0].content_id
+    os.replace(make_files(tmp_path / "other", ["a.mp4"]) / "a.mp4", src / "a.mp4")  # same name, new inode
+    (src / "a.mp4").write_bytes(b"x" * 5000)
+    os.utime(src / "a.mp4", (OLD, OLD))
+    again = list(discover([src], ids=ContentIds(state)))
+    assert again[0].content_id == discover_mod.content_id(src / "a.mp4") != first[0].content_id
+    state.close()
+
+
+def test_recently_modified_files_are_not_remembered(tmp_path):
+    src = make_files(tmp_path / "in", ["a.mp4"], when=time.time())
+    state = State(tmp_path / "out")
+    ids = ContentIds(state)
+    list(discover([src], ids=ids))
+    ids.flush()
+    assert state.db.execute("SELECT count(*) FROM file_ids").fetchone()[0] == 0
+    state.close()
+
+
+def test_schema2_store_gains_the_id_table_in_place(tmp_path):
+    state = State(tmp_path)
+    state.mark_done("v1", "/x.mp4", "fp", 1.0)
+    state.db.execute("DROP TABLE file_ids")
+    state.db.execute("PRAGMA user_version = 2")
+    state.close()
+    state = State(tmp_path)
+    assert state.get("v1").path == "/x.mp4"
+    assert state.db.execute("SELECT count(*) FROM file_ids").fetchone()[0] == 0
+    assert state.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    state.close()
+
+
+# --- compaction -----------------------------------------------------------------------------------
+
+def _library(tmp_path, n=7):
+    src = make_files(tmp_path / "in", [f"v{i}.mp4" for i in range(n)] + ["bad.mp4"])
+    out = tmp_path / "out"
+    run(src, out, auto_compact=None)
+    return src, out
+
+
+def _rows_every_way(out, mmvideo=True):
+    """Segment keys (video_id, segment, path, start) as pandas, pyarrow.dataset, DuckDB and (``mmvideo``)
+    read_table see them."""
+    import duckdb
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    def keys(records):
+        return sorted((r["video_id"], r["segment"], r["path"], r["start"]) for r in records)
+
+    cols = ["video_id", "segment", "path", "start"]
+    seg = out / "parquet" / "segments"
+    return {"pandas": keys(pd.read_parquet(seg, columns=cols).to_dict("records")),
+            "dataset": keys(ds.dataset(seg, format="parquet").to_table(columns=cols).to_pylist()),
+            "duckdb": keys(duckdb.sql(f"SELECT {', '.join(cols)} FROM read_parquet('{seg}/*.parquet', "
+                                      f"union_by_name=true)").df().to_dict("records")),
+            **({"read_table": keys(read_table(out).to_pylist())} if mmvideo else {})}
+
+
+def _video_ids(out):
+    import pandas as pd
+
+    return sorted(pd.read_parquet(out / "parquet" / "videos", columns=["video_id"])["video_id"])
+
+
+def test_compaction_keeps_every_row_and_a_reprocessed_video_replaces_exactly_its_rows(tmp_path):
+    from mmvideo.write.compact import compact, compacted_keys
+
+    src, out = _library(tmp_path)
+    before, videos_before = _rows_every_way(out), _video_ids(out)
+    assert len(before["read_table"]) == 14 and len(videos_before) == 8
+    done = compact(out, target_rows=6)  # 3 rows a video: 2 videos a file
+    assert done.parts == 8 and len(done.files) == 4
+    names = sorted(p.name for p in (out / "parquet" / "segments").iterdir())
+    assert all(n.startswith("compact-") for n in names) and len(names) == 4
+    assert _rows_every_way(out) == before and _video_ids(out) == videos_before
+
+    state = State(out)
+    target = state.get(discover_mod.content_id(src / "v3.mp4"))
+    state.db.execute("UPDATE videos SET fingerprint = 'old' WHERE video_id = ?", (target.video_id,))
+    state.close()
+
+    class ThreeSegments(FakeAnalyzer):
+        def analyze(self, video, on_stage):
+            a = super().analyze(video, on_stage)
+            extra = SegmentRecord(video.content_id, video.path, 2, 2.0, 3.0, (), a.segments[0].embedding, ("image",))
+            return Analysis(a.video, a.segments + (extra,))
+
+    again = ThreeSegments()
+    run(src, out, again, auto_compact=None)
+    assert again.calls == ["v3.mp4"]
+    after = _rows_every_way(out)
+    expected = sorted([r for r in before["read_table"] if r[0] != target.video_id]
+                      + [(target.video_id, i, target.path, float(i)) for i in range(3)])
+    assert all(rows == expected for rows in after.values()), after
+    assert _video_ids(out) == videos_before
+    assert (out / "parquet" / "segments" / f"{target.video_id}.parquet").exists()
+    assert target.video_id not in compacted_keys(out)
+    compact(out, target_rows=6)
+    assert _rows_every_way(out)["duckdb"] == expected and _video_ids(out) == videos_before
+
+
+def test_prune_and_moves_work_on_compacted_results(tmp_path):
+    from mmvideo.write.compact import compact
+
+    src, out = _library(tmp_path, n=4)
+    compact(out)
+    gone = read_table(out).to_pylist()[0]["path"]
+    os.unlink(gone)
+    os.rename(src / "v1.mp4", src / "moved.mp4")
+    run(src, out, prune=True, auto_compact=None)
+    rows = _rows_every_way(out)
+    paths = {r[2] for r in rows["duckdb"]}
+    assert all(r == rows["duckdb"] for r in rows.values())
+    assert gone not in paths and str(src / "moved.mp4") in paths and str(src / "v1.mp4") not in paths
+    assert len(rows["duckdb"]) == 6
+
+
+def test_a_run_compacts_when_parts_pile_up(tmp_path):
+    src = make_files(tmp_path / "in", [f"v{i}.mp4" for i in range(5)])
+    out = tmp_path / "out"
+    run(src, out, auto_compact=3)
+    assert [p.name.startswith("compact-") for p in (out / "parquet" / "segments").iterdir()] == [True]
+    assert len(read_table(out)) == 10
+
+
+def test_a_killed_compaction_leaves_a_readable_folder_that_the_next_compact_finishes(tmp_path, monkeypatch):
+    import mmvideo.write.compact as compaction
+
+    _, out = _library(tmp_path)
+    before, videos_before = _rows_every_way(out), _video_ids(out)
+    real_rename, renames = compaction._rename, []
+
+    def killed_midway(src, dst):  # the process dies in the second file's step, after its removes
+        renames.append(dst)
+        if len(renames) == 3:
+            raise KeyboardInterrupt
+        real_rename(src, dst)
+
+    monkeypatch.setattr(compaction, "_rename", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        compaction.compact(out, target_rows=6)
+    assert compaction.read_manifest(out)["phase"] == "swapping"
+    for rows in _rows_every_way(out, mmvideo=False).values():  # plain readers may miss the rows being moved, never see one twice
+        assert len(rows) == len(set(rows)) and set(rows) < set(before["read_table"])
+    assert _video_ids(out) != videos_before
+    # mmvideo's readers follow the journal (and roll it forward when they can take the lock)
+    assert sorted((r["video_id"], r["segment"], r["path"], r["start"]) for r in read_table(out).to_pylist()) \
+        == before["read_table"]
+    assert compaction.read_manifest(out)["phase"] == "idle"
+    assert _rows_every_way(out) == before and _video_ids(out) == videos_before
+    monkeypatch.setattr(compaction, "_rename", real_rename)
+    compaction.compact(out, target_rows=6)
+    assert compaction.read_manifest(out)["phase"] == "idle"
+    assert _rows_every_way(out) == before and _video_ids(out) == videos_before
+    assert not [p for p in (out / "parquet").rglob(".*")]
+
+
+def test_a_compaction_killed_while_writing_changes_nothing(tmp_path, monkeypatch):
+    import mmvideo.write.compact as compaction
+
+    _, out = _library(tmp_path)
+    before = _rows_every_way(out)
+    real_write, calls = compaction._write_hidden, []
+
+    def dies_on_third(path, table, parts):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_write(path, table, parts)
+
+    monkeypatch.setattr(compaction, "_write_hidden", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        compaction.compact(out, target_rows=6)
+    assert _rows_every_way(out) == before and compaction.read_manifest(out)["phase"] == "idle"
+    monkeypatch.setattr(compaction, "_write_hidden", real_write)
+    compaction.compact(out, target_rows=6)
+    assert _rows_every_way(out) == before and not [p for p in (out / "parquet").rglob(".*")]
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+class FixedEncoder:
+    """Embeds every query as one fixed vector."""
+
+    def __init__(self, vector):
+        self.vector = np.asarray(vector, np.float32)
+
+    def encode(self, texts):
+        class Out:
+            embeddings = np.stack([self.vector] * len(texts))
+        return Out()
+
+
+def _same_hits(a, b):
+    """Same segments in the same order with the same tags, scores equal to float32 rounding."""
+    return ([(h.video_id, h.segment, h.path, h.tags) for h in a] == [(h.video_id, h.segment, h.path, h.tags) for h in b]
+            and np.allclose([h.score for h in a], [h.score for h in b], atol=1e-6))
+
+
+def test_search_cache_ranks_as_the_full_read_and_follows_changes(tmp_path):
+    from mmvideo.search import _search_table, search
+    from mmvideo.write.compact import compact
+
+    src, out = _library(tmp_path, n=9)
+    enc = FixedEncoder(read_table(out).to_pylist()[5]["embedding"])
+    full = _search_table(out, "q", 6, enc)
+    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # builds the cache
+    assert (out / ".mmvideo" / "search" / "index.json").exists()
+    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # reads it
+    compact(out, target_rows=7)
+    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # compacted: rebuilt, same ranking
+    (src / "v0.mp4").write_bytes(b"changed" * 30)
+    os.utime(src / "v0.mp4", (OLD, OLD))
+    run(src, out, auto_compact=None)
+    assert _same_hits(search(out, "q", k=50, encoder=enc), _search_table(out, "q", 50, enc))
+    assert len(search(out, "q", k=50, encoder=enc)) == 20
