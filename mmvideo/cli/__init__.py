@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "search": "mmvideo.cli.search:search",
     "status": "mmvideo.cli.status:status",
     "fuse": "mmvideo.cli.fuse:fuse",
+    "train": "mmvideo.cli.train:train",
+    "evaluate": "mmvideo.cli.evaluate:evaluate",
 }
 
 HELP_EPILOG = "Exit codes: 0 all done; 1 some files failed; 2 usage or setup error."
