@@ -30,10 +30,12 @@ from mmvideo.train import FUSIONS
 @click.option("--width", type=click.IntRange(4, 1024), default=64, show_default=True, help="token width")
 @click.option("--modality-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
               help="chance of dropping each modality of a segment while training")
+@click.option("--split", "split_text", default="0.6,0.2,0.2", show_default=True, metavar="TRAIN,VAL,TEST",
+              help="shares of the videos in train, validation and test")
 @click.option("--quiet", "-q", is_flag=True, help="no per-epoch lines")
 def train(labels_path: str, evidence_dirs: tuple[str, ...], out: str, fusion: str, exclusive: bool, seed: int,
           epochs: int, patience: int, batch_size: int, learning_rate: float, width: int, modality_dropout: float,
-          quiet: bool) -> int:
+          split_text: str, quiet: bool) -> int:
     """Train a fusion head on labelled segments from evidence files; writes HEAD (model, labels, card)."""
     from mmvideo.train.fit import Hyperparameters
     from mmvideo.train.report import ablation_table
@@ -42,8 +44,13 @@ def train(labels_path: str, evidence_dirs: tuple[str, ...], out: str, fusion: st
     hp = Hyperparameters(fusion=fusion, width=width, hidden=width, epochs=epochs, patience=patience,
                          batch_size=batch_size, learning_rate=learning_rate, modality_dropout=modality_dropout,
                          exclusive=exclusive, seed=seed)
+    try:
+        fractions = tuple(float(x) for x in split_text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected three numbers like 0.6,0.2,0.2. Received: {split_text!r}",
+                                 param_hint="--split") from None
     echo = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
-    result = run_training(labels_path, list(evidence_dirs), out, hp, progress=echo)
+    result = run_training(labels_path, list(evidence_dirs), out, hp, fractions=fractions, progress=echo)
     fit = result["fit"]
     click.echo(f"head {out} ({result['hash']}): {fit['epochs_run']} epochs in {fit['seconds']:.1f} s, best "
                f"{fit['best_epoch']}, validation mAP {fit['validation_map']:.3f}; test videos "
