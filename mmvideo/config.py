@@ -62,6 +62,8 @@ class RunConfig:
     top_k: int = _setting(5, "tags per segment (at most)", RUN, low=1, high=100)
     min_score: float = _setting(0.2, "leave out tags scoring below this (fused scores are at most 1, about 0 for "
                                      "an average tag; 0 keeps top-k)", RUN, low=-10, high=1)
+    head: str | None = _setting(None, "a fusion head trained with `mmvideo train` (a folder): its labels replace the "
+                                      "zero-shot tags (its hash joins the run fingerprint)", metavar="HEAD")
     # modalities and opt-in extras
     disable: tuple[str, ...] = _setting((), "registered modalities to leave out (e.g. audio; repeat it or give a "
                                             "comma list)", ENCODER, metavar="NAME", multiple=True)

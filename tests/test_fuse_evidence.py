@@ -53,7 +53,7 @@ def test_evidence_files_hold_every_item_and_read_with_pandas_and_duckdb(evidence
     files = evidence_files(evidence_run)
     assert len(files) == 4  # one per sample video
     df = pd.read_parquet(evidence_run / "evidence")
-    assert set(df["modality"]) == {"image", "audio", "text", "faces"}
+    assert set(df["modality"]) == {"image", "audio", "text", "faces", "signature"}
     frames = df[df["modality"] == "image"]
     assert len(frames["scores"].iloc[0]) == 1000 and len(frames["embedding"].iloc[0]) == 1280
     assert df[df["modality"] == "text"]["text"].str.contains("cat", case=False).any()

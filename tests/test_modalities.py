@@ -73,7 +73,7 @@ def test_disabling_audio_gives_no_audio_evidence(real_models, samples_dir):
     pipeline = Pipeline(RunConfig(disable=("audio",), evidence=True))
     assert "yamnet" not in pipeline.models_needed
     analysis = pipeline.analyze(next(iter(discover([samples_dir / "cat.mp4"]))), lambda stage: None)
-    assert {it.modality for it in analysis.evidence.items} == {"image", "text", "faces"}
+    assert {it.modality for it in analysis.evidence.items} == {"image", "text", "faces", "signature"}
     assert analysis.segments and all("audio" not in s.modalities for s in analysis.segments)
     assert all(t.attention["audio"] == 0.0 for s in analysis.segments for t in s.tags)
     assert all(s.columns["audio_classes"] == [] for s in analysis.segments)

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "duplicates": "mmvideo.cli.duplicates:duplicates",
     "report": "mmvideo.cli.report:report",
     "compact": "mmvideo.cli.compact:compact",
+    "train": "mmvideo.cli.train:train",
+    "evaluate": "mmvideo.cli.evaluate:evaluate",
 }
 
 HELP_EPILOG = "Exit codes: 0 all done; 1 some files failed; 2 usage or setup error."

@@ -11,7 +11,7 @@ import click
 from mmvideo.cli.options import setting_options
 
 #: the run settings a re-fusion may change (the encoder settings come from the evidence itself)
-FUSE_SETTINGS = ("labels", "top_k", "min_score", "format", "modality_embeddings")
+FUSE_SETTINGS = ("labels", "head", "top_k", "min_score", "format", "modality_embeddings")
 
 
 @click.command(epilog="Exit codes: 0 all done; 1 some evidence files were refused (made with other models or "
@@ -21,12 +21,14 @@ FUSE_SETTINGS = ("labels", "top_k", "min_score", "format", "modality_embeddings"
 @setting_options(*FUSE_SETTINGS)
 @click.option("--quiet", "-q", is_flag=True, help="print only failures")
 def fuse(src: str, dst: str, quiet: bool, **settings: Any) -> int:
-    """Fuse OUT's evidence (from `mmvideo run --evidence`) again into --out, without decoding any video."""
+    """Fuse OUT's evidence (from `mmvideo run --evidence`) again into --out, without decoding any video
+    (with --head: a trained head's labels)."""
     from mmvideo.config import RunConfig
     from mmvideo.engines.fuse import fuse_folder
     from mmvideo.progress import make_reporter
 
-    checked = RunConfig(**{k: v for k, v in settings.items() if v is not None})  # the table's checks first
+    # the table's checks (labels file, ranges) before any file is read; an option not given (None) keeps its default
+    checked = RunConfig(**{name: value for name, value in settings.items() if value is not None})
     settings = {name: getattr(checked, name) for name in FUSE_SETTINGS}
     reporter = make_reporter("auto", quiet)
     command = "mmvideo " + " ".join(shlex.quote(a) for a in sys.argv[1:])

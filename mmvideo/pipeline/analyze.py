@@ -110,8 +110,15 @@ class Pipeline:
         versions = {**model_versions(self.models_needed), "pipeline": PIPELINE_VERSION,
                     **{f"modality:{m.name}": m.version for m in self.active}}
         self.encoder_fingerprint = encoder_fingerprint(self.config, versions)
-        self.fingerprint = run_fingerprint(self.config, self.encoder_fingerprint, {"fusion": FUSION_VERSION})
-        columns = [c for m in self.modalities for c in m.columns()]
+        self.head = None
+        if self.config.head:  # a trained head (mmvideo.train): refused unless made on evidence like this run's
+            from mmvideo.train.head import read_head
+
+            self.head = read_head(self.config.head)
+            self.head.check_encoder(self.encoder_fingerprint, self.config.settings("encoder"), "this run")
+        self.fingerprint = run_fingerprint(self.config, self.encoder_fingerprint,
+                                           {"fusion": FUSION_VERSION, **({"head": self.head.hash} if self.head else {})})
+        columns = [c for m in self.modalities for c in m.columns()] + (self.head.columns() if self.head else [])
         self.segment_schema = segment_schema([m.name for m in self.modalities if m.fuses], columns)
 
     # -- models ---------------------------------------------------------------------------------------
@@ -149,8 +156,13 @@ class Pipeline:
         for m in self.active:
             m.load(ctx)
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
-        return ZeroShotTagger(text, vocab, modalities=self.modalities, top_k=cfg.top_k,
-                              settings=TaggerSettings(min_score=cfg.min_score))
+        tagger = ZeroShotTagger(text, vocab, modalities=self.modalities, top_k=cfg.top_k,
+                                settings=TaggerSettings(min_score=cfg.min_score))
+        if self.head is None:
+            return tagger
+        from mmvideo.train.tagger import HeadTagger  # the head's tags; zero-shot's embedding and columns
+
+        return HeadTagger(self.head, tagger, lambda texts: text.encode(list(texts)).embeddings, top_k=cfg.top_k)
 
     def _worker(self, feed: str) -> ModelWorker:
         """The model thread of one feed ("frames", "audio"), started once and kept for the pipeline's life."""
@@ -182,7 +194,7 @@ class Pipeline:
         """Rows of one video from its evidence alone (no decoding): pool, fuse, records."""
         tagger = self.models()
         pooled = self.pool(evidence)
-        fused = tagger.tag(pooled)
+        fused = tagger.tag(pooled, evidence) if self.head else tagger.tag(pooled)
         records = [SegmentRecord(video_id=evidence.video_id, path=evidence.path, segment=ev.segment.index,
                                  start=ev.segment.start, end=ev.segment.end, tags=tuple(f.tags), embedding=f.embedding,
                                  modalities=tuple(f.modalities), fingerprint=self.fingerprint, columns=f.columns)
