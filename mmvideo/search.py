@@ -25,6 +25,10 @@ FUSED = "fused"
 #: what ``--modality`` accepts besides a modality's name
 MODALITY_CHOICES = ("any", FUSED)
 ROW_FIELDS = ("path", "video_id", "segment", "start", "end", "tags")
+#: taken from a concept embedding's cosine before it competes with the fused one (concepts are single class
+#: names, their cosines with a sentence run higher; chosen on the even half of ../shared/eval, where 0 to 0.3
+#: ranked the same)
+CONCEPT_OFFSET = 0.05
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,18 @@ def similarities(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.where(norms > 1e-8, out, -1.0).astype(np.float32)
 
 
-def combine(scores: Mapping[str, np.ndarray], which: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def combine(scores: Mapping[str, np.ndarray], which: Sequence[str],
+            offsets: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The best of several (N,) score vectors: (N,) best scores and (N,) index into ``which`` of the winner.
 
     scores: name -> (N,) cosines (``similarities``); which: the names to take the best of (missing ones are
-    skipped; none present: all -1)."""
+    skipped; none present: all -1); offsets: name -> a number taken from that name's scores first."""
     names = [w for w in which if w in scores]
     if not names:
         n = len(next(iter(scores.values()))) if scores else 0
         return np.full(n, -1.0, np.float32), np.zeros(n, np.int64)
-    stack = np.stack([scores[w] for w in names])  # (K, N)
+    offsets = offsets or {}
+    stack = np.stack([scores[w] - offsets.get(w, 0.0) for w in names])  # (K, N)
     winner = stack.argmax(axis=0)  # (N,)
     index = np.array([list(which).index(w) for w in names])[winner]
     return stack.max(axis=0), index
@@ -120,7 +126,9 @@ def vectors(column: pa.ChunkedArray | pa.Array, dim: int | None = None) -> np.nd
                         for r in rows])
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     out[~valid] = 0.0
-    return np.nan_to_num(out, copy=False)
+    if not np.isfinite(out).all():  # rare: checked once, cheap when clean
+        out = np.nan_to_num(out, copy=False)
+    return out
 
 
 def embedding_matrices(table: pa.Table) -> dict[str, np.ndarray]:
@@ -168,7 +176,9 @@ def search(out_dir: os.PathLike | str, query: str, *, k: int = 10, encoder=None,
 
         encoder = TextEncoder()
     q = np.asarray(encoder.encode([query]).embeddings[0], dtype=np.float32)
-    scores, winner = combine({name: similarities(q, m) for name, m in matrices.items() if name in which}, which)
+    offsets = {name: CONCEPT_OFFSET for name in which if name != FUSED} if len(which) > 1 else {}
+    scores, winner = combine({name: similarities(q, m) for name, m in matrices.items() if name in which}, which,
+                             offsets)
     rows = np.arange(len(scores))
     if videos:
         rows = best_per_video(table.column("video_id").to_numpy(zero_copy_only=False), scores)

@@ -68,21 +68,37 @@ def propagate_parents(scores: np.ndarray, ancestors: Sequence[Sequence[int]], ga
     return s
 
 
-def choose_tags(scores: np.ndarray, owner: np.ndarray, k: int, min_score: float, max_share: int) -> np.ndarray:
+def sibling_groups(labels: Sequence[str], parents: Mapping[str, Sequence[str]]) -> np.ndarray:
+    """(T,) int: the index in ``labels`` of each tag's first parent (its sibling group), -1 without one."""
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([next((index[p] for p in parents.get(label, ()) if p in index), -1) for label in labels],
+                    dtype=np.int64)
+
+
+def choose_tags(scores: np.ndarray, owner: np.ndarray, k: int, min_score: float, max_share: int,
+                group: np.ndarray | None = None, max_siblings: int = 100) -> np.ndarray:
     """Indices of one segment's tags, best first: the ``k`` best scoring at least ``min_score``, with no
-    modality owning more than ``max_share`` of them while tags of another modality qualify.
+    modality owning more than ``max_share`` of them while tags of another modality qualify, and at most
+    ``max_siblings`` children of one parent (a dog's "cat", a boat's "sailboat, speedboat, ship").
 
     scores: (T,) fused scores; owner: (T,) int, the modality each tag's score came from (its largest
-    attention). A tag passed over for its owner's share comes back only when nothing else qualifies.
+    attention); group: (T,) int sibling group (``sibling_groups``; -1: none). A tag passed over for its
+    owner's share comes back only when nothing else qualifies; one passed over as a sibling does not.
     """
     order = np.argsort(-scores, kind="stable")
     order = order[scores[order] >= min_score]
     taken: list[int] = []
     waiting: list[int] = []
     share: dict[int, int] = {}
+    siblings: dict[int, int] = {}
     for t in order:
         if len(taken) == k:
             break
+        g = -1 if group is None else int(group[t])
+        if g >= 0:
+            if siblings.get(g, 0) >= max_siblings:
+                continue
+            siblings[g] = siblings.get(g, 0) + 1
         m = int(owner[t])
         if share.get(m, 0) >= max_share:
             waiting.append(int(t))

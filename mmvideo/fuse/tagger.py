@@ -37,7 +37,7 @@ POOLING = ("mean", "max", "mix")
 EMBEDDINGS = ("tags", "concepts")
 
 #: bump when the default settings, the vocabulary or the maps change results (part of the run fingerprint)
-FUSION_VERSION = "1"
+FUSION_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,18 @@ class TaggerSettings:
     image_min_mass: smallest probability mass of an image token's classes. audio_min_score: smallest mean
     score of an audio class to count. face_min_conf: smallest face confidence to count. temperature, normalize,
     min_spread, scale: the layer's (scale: one number or one per fusing modality, in the tagger's order).
+    pooling: how a classifier's items pool for its token: "mean", "max" or "mix" (``ClassPool.pooled``).
+    concept_top_k / audio_concept_min: classes in a concept embedding (``Modality.concepts``) and the smallest
+    pooled audio score that counts there. audio_background / background_weight: AudioSet classes (speech) whose
+    scores count at that weight in the audio token. max_share: most of a segment's tags one modality may own
+    (the one with the largest attention on it) while another modality has tags above ``min_score``.
+    hierarchy: a child tag's score reaches its parents (``maps.tag_parents``; default vocabulary only) and
+    children come before their parents. context in [0, 1]: share of the neighbouring segments' scores.
+    embedding: the fused embedding from the tags' attention ("tags") or from every present modality's token
+    and concepts by confidence ("concepts", ``concept_mix`` the concepts' share). mask: fusing modalities
+    left out (tokens and concepts), for single-modality evaluation.
+    Measured on ../shared/eval (tuned on the even half; see README "Quality"): speech at 0.7, at most 4 of 5
+    slots per modality and the hierarchy; max/mix pooling, context and the "concepts" embedding did not help.
     """
 
     top_k: int = run_config.default("top_k")
@@ -74,9 +86,10 @@ class TaggerSettings:
     concept_top_k: int = 5
     audio_concept_min: float = 0.1
     audio_background: frozenset[str] = tokens.DEFAULT_AUDIO_BACKGROUND
-    background_weight: float = 1.0
-    max_share: int = 100
-    hierarchy: bool = False
+    background_weight: float = 0.7
+    max_share: int = 4
+    hierarchy: bool = True
+    max_siblings: int = 100
     context: float = 0.0
     embedding: str = "tags"
     concept_mix: float = 0.5
@@ -87,7 +100,8 @@ class TaggerSettings:
             raise ParameterError(f"pooling must be one of {POOLING}. Received: pooling={self.pooling!r}")
         if self.embedding not in EMBEDDINGS:
             raise ParameterError(f"embedding must be one of {EMBEDDINGS}. Received: embedding={self.embedding!r}")
-        for name in ("top_k", "image_top_k", "audio_top_k", "batch_size", "concept_top_k", "max_share"):
+        for name in ("top_k", "image_top_k", "audio_top_k", "batch_size", "concept_top_k", "max_share",
+                     "max_siblings"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(f"{name} must be an int >= 1. Received: {name}={value!r}")
@@ -152,6 +166,7 @@ class ZeroShotTagger:
         self.layer = layer
         parents = maps.tag_parents() if settings.hierarchy and self.uses_maps else {}
         self.ancestors = select.parent_index(self.labels, parents) if parents else None
+        self.groups = select.sibling_groups(self.labels, parents) if parents else None
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         out = np.asarray(self._encoder.encode(list(texts)).embeddings, dtype=np.float32)
@@ -226,7 +241,8 @@ class ZeroShotTagger:
             weights = np.zeros(len(self.fusing), np.float32)
             embedding = np.zeros(self.dim, np.float32)
             if present:
-                order = select.choose_tags(scores[b], attention[b].argmax(axis=1), k, st.min_score, st.max_share)
+                order = select.choose_tags(scores[b], attention[b].argmax(axis=1), k, st.min_score, st.max_share,
+                                           self.groups, st.max_siblings)
                 if self.ancestors is not None:
                     order = select.order_children_first(order, scores[b], self.ancestors)
                 tags = tuple(TagScore(self.labels[t], float(scores[b, t]),
