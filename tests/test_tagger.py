@@ -242,7 +242,8 @@ def test_real_text_space_known_answers(real_tagger):
     ]
     out = real_tagger.tag(segments)
     assert "dog" in labels(out[0])[:3]
-    assert labels(out[1])[0] == "person"  # a suit means someone wears it, not "sport" or "wind"
+    # a suit: the fine-grained tag, and someone wears it (not "sport" or "wind")
+    assert labels(out[1])[0] in ("suit", "person") and "person" in labels(out[1])[:2]
     assert labels(out[2])[0] in ("speech", "person") and "speech" in labels(out[2])[:2]
     assert "creek" in labels(out[3])[:3]
     assert "creek" in labels(out[4])[:3]
