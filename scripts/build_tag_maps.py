@@ -12,6 +12,9 @@ the committed TSV files (never ``../shared``). Inputs (see ``../shared/ontology/
   its tagged parents agree on (``Hiss`` under ``Cat`` and ``Snake`` -> no animal); ``Silence`` and other
   source-less classes map to nothing.
 
+Fine-grained tags (``FINE_IMAGENET``, ``FINE_AUDIOSET``: "goose", "swan", "drum kit") are appended to tags.tsv
+in a generated block, and ``tag_parents.tsv`` records the hierarchy the maps imply (goose -> bird -> animal).
+
 Usage: ``python scripts/build_tag_maps.py [--ontology ../shared/ontology] [--out mmvideo/data] [--check]``
 (``--check`` exits 1 when the committed files differ from what the rules produce).
 """
@@ -263,6 +266,96 @@ IMAGENET_CLASS: dict[str, str] = {
     "acorn": "tree", "buckeye": "tree", "hip": "plant",
 }
 
+# --- Fine-grained tags: everyday names for what the classifiers tell apart ("goose", not only "bird") -----
+# Each tag is given by the ImageNet classes (first lemma, or a synset id for a subtree) and the AudioSet classes
+# (display names, with their subtrees) that show it. They are added to the vocabulary after the hand-written
+# tags of tags.tsv; their parents are not written by hand but found in the maps (see ``parents``).
+FINE_IMAGENET: dict[str, str] = {
+    # birds and other animals
+    "goose": "goose", "swan": "black swan", "eagle": "bald eagle", "owl": "great grey owl",
+    "parrot": "African grey; macaw; sulphur-crested cockatoo; lorikeet", "penguin": "king penguin",
+    "flamingo": "flamingo", "pelican": "pelican", "peacock": "peacock", "hummingbird": "hummingbird",
+    "stork": "white stork; black stork", "heron": "little blue heron; American egret; bittern",
+    "ostrich": "ostrich", "shark": "great white shark; tiger shark; hammerhead", "stingray": "stingray; electric ray",
+    "jellyfish": "jellyfish", "crab": "Dungeness crab; rock crab; fiddler crab; king crab; hermit crab",
+    "lobster": "American lobster; spiny lobster; crayfish", "starfish": "starfish", "snail": "snail; slug",
+    "bee": "bee", "ant": "ant", "ladybug": "ladybug",
+    "beetle": "tiger beetle; ladybug; ground beetle; long-horned beetle; leaf beetle; dung beetle; "
+              "rhinoceros beetle; weevil",
+    "dragonfly": "dragonfly; damselfly", "grasshopper": "grasshopper; cricket",
+    "fox": "red fox; kit fox; Arctic fox; grey fox", "wolf": "timber wolf; white wolf; red wolf; coyote",
+    "leopard": "leopard; snow leopard; jaguar", "cheetah": "cheetah", "gorilla": "gorilla",
+    "chimpanzee": "chimpanzee", "squirrel": "fox squirrel", "hamster": "hamster", "koala": "koala",
+    "panda": "giant panda; lesser panda", "llama": "llama", "camel": "Arabian camel", "otter": "otter",
+    "beaver": "beaver", "hippopotamus": "hippopotamus", "antelope": "hartebeest; impala; gazelle",
+    "kangaroo": "wallaby", "crocodile": "African crocodile; American alligator",
+    # vehicles
+    "ambulance": "ambulance", "taxi": "cab", "police car": "police van", "fire truck": "fire engine",
+    "tractor": "tractor", "scooter": "moped; motor scooter", "ship": "liner; container ship; aircraft carrier",
+    "sailboat": "schooner; catamaran; trimaran; yawl", "canoe": "canoe; paddle", "speedboat": "speedboat",
+    "submarine": "submarine", "tram": "streetcar", "van": "minivan; moving van; police van",
+    "race car": "racer; go-kart", "sports car": "sports car; convertible", "limousine": "limousine",
+    "jeep": "jeep", "tank": "tank", "forklift": "forklift", "crane": "n03126707",
+    "rocket": "missile; projectile; space shuttle", "school bus": "school bus",
+    # music
+    "trumpet": "cornet; French horn; trombone", "saxophone": "sax", "flute": "flute; panpipe", "harp": "harp",
+    "accordion": "accordion", "harmonica": "harmonica", "banjo": "banjo", "cello": "cello",
+    "electric guitar": "electric guitar", "acoustic guitar": "acoustic guitar", "grand piano": "grand piano",
+    "marimba": "marimba", "drum kit": "drum; drumstick",
+    # food and drink
+    "pizza": "pizza", "burger": "cheeseburger", "hot dog": "hotdog", "ice cream": "ice cream; ice lolly",
+    "banana": "banana", "apple": "Granny Smith", "orange": "orange", "lemon": "lemon", "strawberry": "strawberry",
+    "pineapple": "pineapple", "broccoli": "broccoli", "cabbage": "head cabbage", "pretzel": "pretzel",
+    "bagel": "bagel", "burrito": "burrito", "pasta": "carbonara", "soup": "consomme; hot pot",
+    "mug": "coffee mug", "bottle": "water bottle; wine bottle; beer bottle; pop bottle; pill bottle",
+    # things
+    "chair": "folding chair; rocking chair; barber chair; throne", "table": "dining table; desk",
+    "sofa": "studio couch", "bed": "four-poster; crib", "lamp": "table lamp; lampshade", "umbrella": "umbrella",
+    "backpack": "backpack", "bag": "backpack; purse; plastic bag; mailbag", "hat": "cowboy hat; sombrero; bonnet",
+    "helmet": "crash helmet; football helmet", "sunglasses": "sunglass; sunglasses", "watch": "digital watch",
+    "laptop": "laptop; notebook", "keyboard": "computer keyboard; typewriter keyboard",
+    "television": "television; home theater; entertainment center", "microphone": "microphone",
+    "teddy bear": "teddy", "balloon": "balloon", "tent": "mountain tent", "candle": "candle",
+    "shoe": "running shoe; Loafer; clog; cowboy boot; sandal", "tie": "Windsor tie; bow tie; bolo tie",
+    "suit": "suit", "dress": "gown; hoopskirt; overskirt", "jeans": "jean", "coat": "trench coat; fur coat; lab coat",
+    "uniform": "military uniform", "bench": "park bench", "fence": "picket fence; chainlink fence; worm fence",
+    "traffic light": "traffic light", "street sign": "street sign",
+    # places
+    "castle": "castle", "palace": "palace", "lighthouse": "beacon", "barn": "barn", "greenhouse": "greenhouse",
+    "cliff": "cliff", "volcano": "volcano", "valley": "valley", "coral reef": "coral reef", "fountain": "fountain",
+    "carousel": "carousel", "dam": "dam", "library": "library",
+    # sports
+    "tennis": "tennis ball; racket", "golf": "golf ball; golfcart", "volleyball": "volleyball",
+    "rugby": "rugby ball", "soccer": "soccer ball", "skiing": "ski", "boxing": "punching bag",
+    "weightlifting": "barbell; dumbbell", "gymnastics": "parallel bars; balance beam; horizontal bar",
+    "table tennis": "ping-pong ball", "billiards": "pool table", "scuba diving": "scuba diver; snorkel",
+    # plants
+    "daisy": "daisy",
+}
+FINE_AUDIOSET: dict[str, str] = {
+    "birdsong": "Bird vocalization, bird call, bird song", "barking": "Bark", "meowing": "Meow",
+    "goose": "Goose", "owl": "Owl", "bee": "Bee, wasp, etc.", "grasshopper": "Cricket",
+    "thunder": "Thunder", "waves": "Waves, surf", "drum kit": "Drum kit; Snare drum", "cheering": "Cheering",
+    "whistling": "Whistling; Whistle", "gunshot": "Gunshot, gunfire", "rooster": "Crowing, cock-a-doodle-doo",
+    "skateboard": "Skateboard", "typing": "Typing", "car horn": "Vehicle horn, car horn, honking",
+    "electric guitar": "Electric guitar", "saxophone": "Saxophone", "trumpet": "Trumpet", "flute": "Flute",
+    "harp": "Harp", "accordion": "Accordion", "harmonica": "Harmonica", "banjo": "Banjo", "cello": "Cello",
+    "speedboat": "Motorboat, speedboat", "sailboat": "Sailboat, sailing ship", "ambulance": "Ambulance (siren)",
+    "police car": "Police car (siren)", "fire truck": "Fire engine, fire truck (siren)",
+    "race car": "Race car, auto racing", "chainsaw": "Chainsaw", "lawn mower": "Lawn mower",
+    "church bell": "Church bell", "doorbell": "Doorbell", "purring": "Purr", "howling": "Howl",
+    "neighing": "Neigh, whinny", "mooing": "Moo", "quacking": "Quack", "snoring": "Snoring",
+    "coughing": "Cough", "organ": "Organ",
+}
+# Tags found by implication in the maps that are not what a person would call a parent (a tie is not a kind
+# of person, though a tie in a frame means one): left out of the hierarchy, never out of the maps.
+NOT_PARENTS = ("person", "face", "people", "stage", "concert", "water", "nature", "city", "street", "house",
+               "building", "kitchen", "office", "bathroom", "bedroom", "living room", "farm", "snow", "sky",
+               "machine", "garden", "book", "footsteps", "gym", "explosion", "underwater", "ocean", "beach", "lake",
+               "airplane", "cooking", "meal", "restaurant", "park", "playground", "shop", "party", "child", "baby",
+               "screen", "computer", "office", "text", "document")
+
+
 # --- AudioSet: rules on ontology classes (by display name, inherited by the whole subtree) --------------
 AUDIOSET_SUBTREE: dict[str, str] = {
     "Human voice": "person",
@@ -401,14 +494,51 @@ AUDIOSET_SUBTREE: dict[str, str] = {
 AUDIOSET_NO_EVIDENCE = ("Silence",)
 
 
+GENERATED = "# --- fine-grained tags: generated by scripts/build_tag_maps.py from its FINE_* rules; edit those ---"
+
+
+def hand_written(path: Path) -> str:
+    """The hand-written part of tags.tsv (everything before the generated block), ending in a newline."""
+    text = path.read_text(encoding="utf-8")
+    return text.split(GENERATED, 1)[0].rstrip("\n") + "\n"
+
+
 def read_vocabulary(path: Path) -> list[str]:
-    """Tag names of the default vocabulary, in file order."""
+    """Tag names of the default vocabulary: the hand-written tags of tags.tsv, then the fine-grained ones."""
     tags = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in hand_written(path).splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             tags.append(line.split("\t", 1)[0].strip())
-    return tags
+    return tags + [t for t in dict.fromkeys([*FINE_IMAGENET, *FINE_AUDIOSET]) if t not in tags]
+
+
+def fine_rules(rules: dict[str, str]) -> dict[str, list[str]]:
+    """Class (lemma, synset id or AudioSet name) -> fine tags, from a FINE_* table."""
+    out: dict[str, list[str]] = collections.defaultdict(list)
+    for tag, keys in rules.items():
+        for key in (k.strip() for k in keys.split(";")):
+            out[key].append(tag)
+    return out
+
+
+def parents(imagenet: list, audioset: list, vocab: list[str]) -> dict[str, list[str]]:
+    """Each tag's direct parents, found in the maps: A is above B when every class mapped to B is also mapped
+    to A (all but one in twenty) and A has more classes (goose -> bird -> animal), except the tags of
+    ``NOT_PARENTS``."""
+    classes: dict[str, set] = collections.defaultdict(set)
+    for index, _, _, tags in imagenet:
+        for t in tags:
+            classes[t].add(("imagenet", index))
+    for cid, _, tags in audioset:
+        for t in tags:
+            classes[t].add(("audioset", cid))
+    def under(b: str, a: str) -> bool:  # all of b's classes but one in twenty (a birdhouse is not an animal)
+        return len(classes[b] - classes[a]) <= len(classes[b]) // 20 and len(classes[a]) > len(classes[b])
+
+    above = {b: [a for a in vocab if a != b and a not in NOT_PARENTS and classes[b] and under(b, a)]
+             for b in vocab}
+    return {b: [a for a in ups if not any(a in above[c] for c in ups if c != a)] for b, ups in above.items()}
 
 
 def split_tags(value: str, vocab: set[str], where: str) -> list[str]:
@@ -448,6 +578,14 @@ def build_imagenet(onto: Path, vocab: list[str]) -> list[tuple[int, str, str, li
             raise SystemExit(f"ImageNet class rule {key!r} matches {len(synsets)} classes; use the synset id")
         per_class[synsets[0]] += split_tags(value, vset, f"ImageNet {key}")
     known = set(parents) | {p for ps in parents.values() for p in ps}
+    fine = fine_rules(FINE_IMAGENET)
+    for key in fine:
+        if key.startswith("n0") or key.startswith("n1"):
+            if key not in known:
+                raise SystemExit(f"fine ImageNet rule {key!r} names no synset of the hierarchy")
+        elif len(by_lemma.get(key, [])) != 1:
+            raise SystemExit(f"fine ImageNet rule {key!r} matches {len(by_lemma.get(key, []))} classes; use the "
+                             f"synset id")
     for key in list(IMAGENET_SUBTREE) + list(IMAGENET_REMOVE):
         if key not in known:
             raise SystemExit(f"ImageNet rule {key!r} names no synset of the hierarchy")
@@ -463,6 +601,8 @@ def build_imagenet(onto: Path, vocab: list[str]) -> list[tuple[int, str, str, li
             if key in up:
                 tags.difference_update(split_tags(value, vset, f"ImageNet {key}"))
         tags.update(per_class.get(synset, ()))  # a class's own rule wins over a subtree removal
+        for key in [names.split(",")[0].strip(), *up]:  # fine rules: the class's lemma, synsets above it
+            tags.update(fine.get(key, ()))
         rows.append((index, synset, names.split(",")[0].strip(), [t for t in vocab if t in tags]))
     return rows
 
@@ -477,7 +617,8 @@ def build_audioset(onto: Path, vocab: list[str]) -> list[tuple[str, str, list[st
         for child in c["child_ids"]:
             parents[child].add(c["id"])
     vset = set(vocab)
-    for name in list(AUDIOSET_SUBTREE) + list(AUDIOSET_NO_EVIDENCE):
+    fine = fine_rules(FINE_AUDIOSET)
+    for name in list(AUDIOSET_SUBTREE) + list(AUDIOSET_NO_EVIDENCE) + list(fine):
         if name not in by_name:
             raise SystemExit(f"AudioSet rule {name!r} names no class of the ontology")
 
@@ -487,7 +628,8 @@ def build_audioset(onto: Path, vocab: list[str]) -> list[tuple[str, str, list[st
         # own rule, plus what every tagged parent agrees on: a class under two parents ("Hiss" under "Cat"
         # and "Snake") inherits only their common tags, while tag-less parents ("Onomatopoeia") abstain
         if cid not in memo:
-            own = set(split_tags(AUDIOSET_SUBTREE.get(by_id[cid]["name"], ""), vset, by_id[cid]["name"]))
+            name = by_id[cid]["name"]
+            own = set(split_tags(AUDIOSET_SUBTREE.get(name, ""), vset, name)) | set(fine.get(name, ()))
             inherited = [t for t in (tags_of(p) for p in sorted(parents.get(cid, ()))) if t]
             if inherited:
                 own |= set.intersection(*map(set, inherited))
@@ -515,15 +657,35 @@ id\tname\ttags
 """
 
 
+HEADER_PARENTS = """\
+# Default tag -> its direct parents in the default vocabulary (comma-separated): a child's evidence reaches its
+# parents (goose -> bird -> animal). Generated by scripts/build_tag_maps.py from the maps below: a tag is above
+# another when every class mapped to the other is mapped to it too; edit the rules, not this file.
+tag\tparents
+"""
+
+
 def render(onto: Path, vocab_path: Path) -> dict[str, str]:
     vocab = read_vocabulary(vocab_path)
     imagenet = build_imagenet(onto, vocab)
     audioset = build_audioset(onto, vocab)
+    links = parents(imagenet, audioset, vocab)
+    base = hand_written(vocab_path)
+    known = set(read_vocabulary_hand(base))
+    fine = [t for t in vocab if t not in known]
     return {
+        "tags.tsv": base + "\n" + GENERATED + "\n" + "".join(f"{t}\n" for t in fine),
         "imagenet_to_tags.tsv": HEADER_IMAGENET
         + "".join(f"{i}\t{s}\t{n}\t{','.join(t)}\n" for i, s, n, t in imagenet),
         "audioset_to_tags.tsv": HEADER_AUDIOSET + "".join(f"{i}\t{n}\t{','.join(t)}\n" for i, n, t in audioset),
+        "tag_parents.tsv": HEADER_PARENTS + "".join(f"{t}\t{','.join(ps)}\n" for t, ps in links.items() if ps),
     }
+
+
+def read_vocabulary_hand(text: str) -> list[str]:
+    """The tag names of the hand-written part of tags.tsv."""
+    return [line.strip().split("\t", 1)[0].strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -536,9 +698,12 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for name, text in files.items():
         path = args.out / name
-        rows = [line for line in text.splitlines()[4:]]
-        mapped = sum(1 for r in rows if r.rsplit("\t", 1)[1])
-        print(f"{name}: {len(rows)} classes, {mapped} mapped to at least one tag")
+        rows = [line for line in text.splitlines() if line and not line.startswith("#")][1:]
+        if name.endswith("_to_tags.tsv"):
+            mapped = sum(1 for r in rows if r.rsplit("\t", 1)[1])
+            print(f"{name}: {len(rows)} classes, {mapped} mapped to at least one tag")
+        else:
+            print(f"{name}: {len(rows) + (name == 'tags.tsv')} rows")
         if args.check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(name)

@@ -296,19 +296,22 @@ def _same_hits(a, b):
 
 
 def test_search_cache_ranks_as_the_full_read_and_follows_changes(tmp_path):
-    from mmvideo.search import _search_table, search
+    from mmvideo.search import search
     from mmvideo.write.compact import compact
+
+    def _search_table(out, query, k, enc):  # every part read whole (the table path)
+        return search(out, query, k=k, encoder=enc, modality="any")
 
     src, out = _library(tmp_path, n=9)
     enc = FixedEncoder(read_table(out).to_pylist()[5]["embedding"])
     full = _search_table(out, "q", 6, enc)
-    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # builds the cache
+    assert _same_hits(search(out, "q", k=6, encoder=enc, modality="fused"), full)  # builds the cache
     assert (out / ".mmvideo" / "search" / "index.json").exists()
-    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # reads it
+    assert _same_hits(search(out, "q", k=6, encoder=enc, modality="fused"), full)  # reads it
     compact(out, target_rows=7)
-    assert _same_hits(search(out, "q", k=6, encoder=enc), full)  # compacted: rebuilt, same ranking
+    assert _same_hits(search(out, "q", k=6, encoder=enc, modality="fused"), full)  # compacted: rebuilt, same ranking
     (src / "v0.mp4").write_bytes(b"changed" * 30)
     os.utime(src / "v0.mp4", (OLD, OLD))
     run(src, out, auto_compact=None)
-    assert _same_hits(search(out, "q", k=50, encoder=enc), _search_table(out, "q", 50, enc))
-    assert len(search(out, "q", k=50, encoder=enc)) == 20
+    assert _same_hits(search(out, "q", k=50, encoder=enc, modality="fused"), _search_table(out, "q", 50, enc))
+    assert len(search(out, "q", k=50, encoder=enc, modality="fused")) == 20

@@ -1,4 +1,4 @@
-"""`mmvideo search OUT QUERY`: segments ranked by similarity of the query to their fused embeddings."""
+"""`mmvideo search OUT QUERY`: segments (or videos) ranked by how well the query matches what any modality saw."""
 
 from __future__ import annotations
 
@@ -10,23 +10,27 @@ import click
 @click.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False))
 @click.argument("query")
-@click.option("--top", "-k", type=click.IntRange(1, 1000), default=10, show_default=True, help="results to show")
+@click.option("--top", "-k", type=click.IntRange(1, 100_000), default=10, show_default=True, help="results to show")
+@click.option("--modality", "-m", default="any", show_default=True, metavar="any|fused|image|audio|text",
+              help="rank by the best of every embedding (any), the fused one, or one modality's concepts")
+@click.option("--videos", is_flag=True, help="one result per video: its best segment")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per result")
-def search(out, query, top, as_json) -> int:
+def search(out, query, top, modality, videos, as_json) -> int:
     """Find the segments in OUT that best match QUERY (e.g. "a dog on a beach")."""
     from mmvideo.search import search as run_search
 
-    hits = run_search(out, query, k=top)
+    hits = run_search(out, query, k=top, modality=modality, videos=videos)
     if as_json:
         for h in hits:
             click.echo(json.dumps({"path": h.path, "video_id": h.video_id, "segment": h.segment, "start": h.start,
-                                   "end": h.end, "score": round(h.score, 4), "tags": list(h.tags)}))
+                                   "end": h.end, "score": round(h.score, 4), "matched": h.matched,
+                                   "tags": list(h.tags)}))
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("score", "video", "time", "tags")
+    table = Table("score", "matched", "video", "time", "tags")
     for h in hits:
-        table.add_row(f"{h.score:.3f}", h.path, f"{h.start:.1f}-{h.end:.1f} s", ", ".join(h.tags[:5]))
+        table.add_row(f"{h.score:.3f}", h.matched, h.path, f"{h.start:.1f}-{h.end:.1f} s", ", ".join(h.tags[:5]))
     Console().print(table)
     return 0

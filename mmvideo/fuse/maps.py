@@ -77,3 +77,14 @@ def covers(labels: Sequence[str]) -> bool:
     """True when ``labels`` hold every tag the maps name (the maps can then stand for classes)."""
     mapped = {t for m in imagenet_map() for t in m} | {t for m in audioset_map().values() for t in m}
     return set(labels) >= mapped
+
+
+@functools.lru_cache(maxsize=1)
+def tag_parents() -> dict[str, tuple[str, ...]]:
+    """The default vocabulary's hierarchy: each tag's direct parents ("goose" -> ("bird",), "bird" ->
+    ("animal",)), from ``tag_parents.tsv`` (built with the maps); tags without parents are left out."""
+    try:
+        rows = _rows("tag_parents.tsv")
+    except FileNotFoundError:
+        return {}
+    return {r[0]: _split(r[1]) for r in rows if len(r) > 1 and r[1]}

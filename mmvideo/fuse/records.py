@@ -51,6 +51,8 @@ class FusedSegment:
     modalities: the present modalities, in the tagger's order.
     columns: every modality's output columns for this segment (raw top classes, text, faces...; plain values).
     modality_weights: the attention per modality averaged over the returned tags (0 for absent ones).
+    concepts: each modality's concept embedding (``Modality.concepts``: unit (384,) of what it saw in its own
+    terms, or None), by modality name.
     """
 
     tags: tuple[TagScore, ...]
@@ -58,3 +60,4 @@ class FusedSegment:
     modalities: tuple[str, ...]
     columns: dict[str, Any] = field(default_factory=dict)
     modality_weights: dict[str, float] = field(default_factory=dict)
+    concepts: dict[str, Any] = field(default_factory=dict)

@@ -21,6 +21,12 @@ from mmvideo.errors import ParameterError
 
 #: AudioSet classes that never count as evidence of content (a silent track must not look like speech)
 DEFAULT_AUDIO_DROP = frozenset({"Silence"})
+#: AudioSet's "Speech" class and its subtree: voices are on most tracks (a phone's owner, a commentator, a TV in
+#: the room), so they count as background, at ``background_weight`` of their score, and cannot take over a
+#: segment whose picture says more
+DEFAULT_AUDIO_BACKGROUND = frozenset({
+    "Speech", "Male speech, man speaking", "Female speech, woman speaking", "Child speech, kid speaking",
+    "Conversation", "Narration, monologue", "Babbling", "Speech synthesizer"})
 
 
 def _scores_2d(scores: np.ndarray, classes: int, name: str) -> np.ndarray:
@@ -88,14 +94,18 @@ def image_token(probs: np.ndarray, class_emb: np.ndarray, top_k: int = 10, min_m
 
 
 def audio_token(scores: np.ndarray, class_emb: np.ndarray, class_names: Sequence[str] | None = None,
-                drop: Collection[str] = DEFAULT_AUDIO_DROP, top_k: int = 5, min_score: float = 0.2) -> (
-        np.ndarray | None):
+                drop: Collection[str] = DEFAULT_AUDIO_DROP, top_k: int = 5, min_score: float = 0.2,
+                background: Collection[str] = (), background_weight: float = 1.0) -> np.ndarray | None:
     """Audio token of one segment: patch scores averaged, classes below ``min_score`` and ``drop`` left out.
 
     scores: (P, C) or (C,) float32 independent (sigmoid) scores in [0, 1] (P patches of 0.96 s).
-    class_emb: (C, D); class_names: the C names (needed for ``drop``). Length = the best kept class's score;
-    None when no class reaches ``min_score`` (silence, faint noise: better no audio token than a wrong one).
+    class_emb: (C, D); class_names: the C names (needed for ``drop`` and ``background``). Scores of the
+    ``background`` classes are multiplied by ``background_weight`` in [0, 1] first. Length = the best kept
+    class's score; None when no class reaches ``min_score`` (silence, faint noise: better no audio token than
+    a wrong one).
     """
+    if not 0.0 <= background_weight <= 1.0:
+        raise ParameterError(f"background_weight must be in [0, 1]. Received: {background_weight}")
     emb = _class_table(class_emb)
     s = _scores_2d(scores, emb.shape[0], "scores")
     if top_k < 1 or not 0.0 <= min_score <= 1.0:
@@ -106,6 +116,9 @@ def audio_token(scores: np.ndarray, class_emb: np.ndarray, class_names: Sequence
     if s.shape[0] == 0:
         return None
     mean = s.mean(axis=0)
+    if background and class_names is not None and background_weight < 1.0:
+        mean = np.where(np.isin(np.asarray(class_names, dtype=object), list(background)),
+                        mean * background_weight, mean).astype(np.float32)
     usable = np.any(emb != 0, axis=1) & (mean >= min_score)
     if drop and class_names is not None:
         usable &= ~np.isin(np.asarray(class_names, dtype=object), list(drop))
@@ -155,3 +168,24 @@ def top_classes(scores: np.ndarray, class_names: Sequence[str], k: int = 3) -> t
     mean = s.mean(axis=0)
     order = np.argsort(-mean, kind="stable")[:k]
     return tuple((class_names[i], float(mean[i])) for i in order)
+
+
+def concept_embedding(mean_scores: np.ndarray, name_emb: np.ndarray, usable: np.ndarray | None = None,
+                      top_k: int = 5, min_score: float = 0.0) -> np.ndarray | None:
+    """What a classifier saw, as a unit (D,) vector: the score-weighted mean of its top-k classes' *name*
+    embeddings ("goose", "lakeside"; not the default tags they map to), for search and custom vocabularies.
+
+    mean_scores: (C,) float32 in [0, 1] (a segment's pooled class scores). name_emb: (C, D) unit rows, one per
+    class name. usable: (C,) bool, classes that may count (default all). Classes below ``min_score`` are left
+    out; None when none is left (silence, nothing recognised).
+    """
+    emb = _class_table(name_emb)
+    s = _scores_2d(mean_scores, emb.shape[0], "mean_scores")[0]
+    if top_k < 1 or not 0.0 <= min_score <= 1.0:
+        raise ParameterError(f"top_k must be >= 1 and min_score in [0, 1]. Received: top_k={top_k}, "
+                             f"min_score={min_score}")
+    ok = s >= max(min_score, 1e-8)
+    if usable is not None:
+        ok &= np.asarray(usable, dtype=bool)
+    made = convex_token(s, emb, ok, top_k)
+    return None if made is None else made[0]

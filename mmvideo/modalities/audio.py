@@ -37,10 +37,14 @@ class AudioModality(ClassifierModality):
     def drop(self, ctx: FusionContext) -> frozenset[str]:
         return frozenset(ctx.settings.audio_drop)
 
+    def concept_min_score(self, ctx: FusionContext) -> float:
+        return ctx.settings.audio_concept_min
+
     def _token(self, scores: np.ndarray, table: np.ndarray, ctx: FusionContext) -> np.ndarray | None:
         s = ctx.settings
         return tokens.audio_token(scores, table, self.class_names, drop=s.audio_drop, top_k=s.audio_top_k,
-                                  min_score=s.audio_min_score)
+                                  min_score=s.audio_min_score, background=s.audio_background,
+                                  background_weight=s.background_weight)
 
 
 class _AudioStream(ModalityStream):

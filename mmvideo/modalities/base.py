@@ -153,13 +153,25 @@ class Modality(ABC):
         """(D,) float32 token per pooled value (direction = meaning, length in (0, 1] = confidence) or None."""
         return [None] * len(pooled)
 
+    #: the modality's ``concepts`` give a ``<name>_concept_embedding`` column (set by modalities that do)
+    has_concepts: ClassVar[bool] = False
+
+    def concepts(self, pooled: Sequence[Any], prepared: Any, ctx: FusionContext,
+                 made: Sequence[Any] | None = None) -> list[np.ndarray | None]:
+        """(D,) unit vector per pooled value in the text encoder's space standing for *what the modality saw*
+        in its own terms (a classifier's top class names, a segment's text), or None. Search ranks by it; the
+        tagger passes it to ``row(..., concept=)`` of modalities with ``has_concepts``. ``made``: this batch's
+        tokens when the caller already made them."""
+        return [None] * len(pooled)
+
     # -- write ----------------------------------------------------------------------------------------
     def columns(self) -> list[tuple[str, pa.DataType]]:
         """The output columns this modality adds to the segments table (name, Arrow type)."""
         return []
 
     def row(self, pooled: Any, token: np.ndarray | None) -> dict[str, Any]:
-        """Plain values (floats, lists, dicts; no numpy) for ``columns()``; missing ones are written as null."""
+        """Plain values (floats, lists, dicts; no numpy) for ``columns()``; missing ones are written as null.
+        Modalities with ``has_concepts`` take a third argument, ``concept`` (their ``concepts`` value)."""
         return {}
 
 
@@ -176,6 +188,16 @@ def concat_items(modality: str, parts: list[ItemEvidence]) -> ItemEvidence:
 
     texts = tuple(t for p in parts for t in p.texts)
     return ItemEvidence(modality, cat("start"), cat("end"), cat("scores"), cat("embeddings"), cat("values"), texts)
+
+
+#: size of the concept embeddings (the text encoder's space)
+CONCEPT_SIZE = 384
+
+
+def concept_column(name: str, size: int = CONCEPT_SIZE) -> tuple[str, pa.DataType]:
+    """The ``<name>_concept_embedding`` column (fixed-size float32 list, null where the modality saw nothing):
+    written by default, what ``mmvideo search --modality NAME`` ranks."""
+    return f"{name}_concept_embedding", pa.list_(pa.float32(), size)
 
 
 def embedding_column(name: str, size: int) -> tuple[str, pa.DataType]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from mmvideo.fuse import maps, tokens
-from mmvideo.modalities.base import FusionContext, Modality, embedding_column, vector
+from mmvideo.modalities.base import (CONCEPT_SIZE, FusionContext, Modality, concept_column, embedding_column,
+                                     vector)
 from mmvideo.modalities.pooling import ClassPool, mean_classes
 from mmvideo.records import ItemEvidence
 from mmvideo.segment import Segment
@@ -57,6 +58,16 @@ def class_table(ctx: FusionContext, table: str, names: Sequence[str], drop: Coll
     return np.where(keep, out, 0.0).astype(np.float32)
 
 
+class ClassTables(NamedTuple):
+    """A classifier's classes in the text space for one vocabulary: ``tags`` (C, D) what each class stands for
+    in fusion (zero rows: no evidence), ``names`` (C, D) unit embeddings of the class names themselves, and
+    ``usable`` (C,) bool: classes that may count as evidence at all (not dropped)."""
+
+    tags: np.ndarray
+    names: np.ndarray
+    usable: np.ndarray
+
+
 class ClassifierModality(Modality):
     """A modality whose encoder gives class scores and embeddings per item (frames, audio patches).
 
@@ -66,6 +77,7 @@ class ClassifierModality(Modality):
     """
 
     class_map: ClassVar[str]
+    has_concepts: ClassVar[bool] = True
     pool_by: ClassVar[str] = "start"
     embedding_size: ClassVar[int]
     #: the attributes of fusion's ``SegmentInput`` holding this modality's scores and embedding
@@ -88,32 +100,53 @@ class ClassifierModality(Modality):
             return None
         s = np.asarray(scores, dtype=np.float32)
         s = s.reshape(-1, s.shape[-1]) if s.ndim > 1 else s[None]  # (C,) mean or (N, C) per item
-        return ClassPool(s.mean(axis=0), getattr(segment, self.input_fields[1], None), len(s))
+        return ClassPool(s.mean(axis=0), getattr(segment, self.input_fields[1], None), len(s), s.max(axis=0))
 
     def prepare(self, ctx: FusionContext) -> Any:
         if self.class_names is None:
             return None
-        return class_table(ctx, self.class_map, self.class_names, self.drop(ctx))
+        drop = self.drop(ctx)
+        names = ctx.embed([clean_name(n) for n in self.class_names])
+        usable = np.array([n not in drop for n in self.class_names])
+        return ClassTables(class_table(ctx, self.class_map, self.class_names, drop), names, usable)
 
     def tokens(self, pooled: Sequence[ClassPool | None], prepared: Any, ctx: FusionContext) -> list:
         if prepared is None:
             return [None] * len(pooled)
-        return [None if p is None else self._token(p.scores, prepared, ctx) for p in pooled]
+        how = ctx.settings.pooling
+        return [None if p is None else self._token(p.pooled(how), prepared.tags, ctx) for p in pooled]
 
     def _token(self, scores: np.ndarray, table: np.ndarray, ctx: FusionContext) -> np.ndarray | None:
         raise NotImplementedError
 
+    def concepts(self, pooled: Sequence[ClassPool | None], prepared: Any, ctx: FusionContext,
+                 made: Sequence[Any] | None = None) -> list:
+        """(D,) unit embedding of the top class *names* per segment (``tokens.concept_embedding``) or None:
+        the fine-grained evidence ("goose", not "bird, animal") that search and custom vocabularies use."""
+        if prepared is None:
+            return [None] * len(pooled)
+        s = ctx.settings
+        return [None if p is None else tokens.concept_embedding(
+            p.pooled(s.pooling), prepared.names, prepared.usable, top_k=s.concept_top_k,
+            min_score=self.concept_min_score(ctx)) for p in pooled]
+
+    def concept_min_score(self, ctx: FusionContext) -> float:
+        """Smallest pooled score of a class that counts in the concept embedding."""
+        return 0.0
+
     def columns(self) -> list[tuple[str, pa.DataType]]:
-        cols = [(f"{self.name}_classes", pa.list_(CLASS))]
+        cols = [(f"{self.name}_classes", pa.list_(CLASS)), concept_column(self.name, CONCEPT_SIZE)]
         if self.config.modality_embeddings:
             cols.append(embedding_column(self.name, self.embedding_size))
         return cols
 
-    def row(self, pooled: ClassPool | None, token: np.ndarray | None) -> dict[str, Any]:
+    def row(self, pooled: ClassPool | None, token: np.ndarray | None, concept: np.ndarray | None = None) -> (
+            dict[str, Any]):
         if pooled is None or self.class_names is None:
-            return {f"{self.name}_classes": []}
+            return {f"{self.name}_classes": [], f"{self.name}_concept_embedding": None}
         top = tokens.top_classes(pooled.scores, self.class_names, k=RAW_CLASSES)
-        out: dict[str, Any] = {f"{self.name}_classes": [{"name": n, "score": float(s)} for n, s in top]}
+        out: dict[str, Any] = {f"{self.name}_classes": [{"name": n, "score": float(s)} for n, s in top],
+                               f"{self.name}_concept_embedding": vector(concept)}
         if self.config.modality_embeddings:
             out[f"{self.name}_embedding"] = vector(pooled.embedding)
         return out

@@ -21,11 +21,24 @@ MAX_TEXT_CHARS = 2000
 @dataclass(frozen=True)
 class ClassPool:
     """A classifier modality in one segment: mean class ``scores`` (C,) float32, mean ``embedding`` (E,) or
-    None when embeddings were not kept, and ``count`` items."""
+    None when embeddings were not kept, ``count`` items, and ``peak`` (C,) float32: each class's highest score
+    over the items (max-pooling; None: only the mean is known)."""
 
     scores: np.ndarray
     embedding: np.ndarray | None
     count: int
+    peak: np.ndarray | None = None
+
+    def pooled(self, how: str = "mean") -> np.ndarray:
+        """(C,) scores pooled over the segment's items: "mean", "max" (each class's peak) or "mix" (the average
+        of the two: a class seen clearly in one frame counts without one odd frame taking over)."""
+        if how == "mean" or self.peak is None:
+            return self.scores
+        if how == "max":
+            return self.peak
+        if how == "mix":
+            return (0.5 * (self.scores + self.peak)).astype(np.float32)
+        raise ValueError(f"pooling must be mean, max or mix. Received: {how!r}")
 
 
 def item_segments(items: ItemEvidence, segments: Sequence[Segment], *, by: str = "start") -> np.ndarray:
@@ -46,7 +59,8 @@ def mean_classes(items: ItemEvidence, segments: Sequence[Segment], *, by: str = 
         sel = seg == k
         if sel.any():
             emb = None if items.embeddings is None else items.embeddings[sel].astype(np.float32).mean(axis=0)
-            out[k] = ClassPool(items.scores[sel].astype(np.float32).mean(axis=0), emb, int(sel.sum()))
+            scores = items.scores[sel].astype(np.float32)
+            out[k] = ClassPool(scores.mean(axis=0), emb, int(sel.sum()), scores.max(axis=0))
     return out
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from mmvideo.fuse import tokens
-from mmvideo.modalities.base import FusionContext, LoadContext, Modality, ModalityStream, embedding_column, vector
+from mmvideo.modalities.base import (FusionContext, LoadContext, Modality, ModalityStream, concept_column,
+                                     embedding_column, vector)
 from mmvideo.modalities.pooling import joined_text
 from mmvideo.records import Cue, ItemEvidence, MediaInfo, SubtitleTrack
 from mmvideo.segment import Segment
@@ -52,6 +53,7 @@ class TextModality(Modality):
 
     name = "text"
     feed = "file"
+    has_concepts = True
     embedding_size = 384
 
     def __init__(self, config=None) -> None:
@@ -112,14 +114,21 @@ class TextModality(Modality):
                     result[i] = emb
         return [tokens.text_token(e) for e in result]
 
+    def concepts(self, pooled: Sequence[TextPool | None], prepared: Any, ctx: FusionContext,
+                 made: Sequence[Any] | None = None) -> list:
+        """The segment text's own embedding (what the token is, at full length), None without text."""
+        return list(made) if made is not None else self.tokens(pooled, prepared, ctx)
+
     def columns(self) -> list[tuple[str, pa.DataType]]:
-        cols = [("text", pa.string())]
+        cols = [("text", pa.string()), concept_column(self.name, self.embedding_size)]
         if self.config.modality_embeddings:
             cols.append(embedding_column(self.name, self.embedding_size))
         return cols
 
-    def row(self, pooled: TextPool | None, token: np.ndarray | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"text": pooled.text if pooled is not None else ""}
+    def row(self, pooled: TextPool | None, token: np.ndarray | None, concept: np.ndarray | None = None) -> (
+            dict[str, Any]):
+        out: dict[str, Any] = {"text": pooled.text if pooled is not None else "",
+                               "text_concept_embedding": vector(concept)}
         if self.config.modality_embeddings:
             out["text_embedding"] = vector(token)
         return out
