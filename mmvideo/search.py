@@ -186,25 +186,40 @@ def search(out_dir: os.PathLike | str, query: str, *, k: int = 10, encoder=None,
         hits = _search_cached(out_dir, query, k, encoder)
         if hits is not None:
             return hits
-    table = read_table(out_dir, "segments")
-    columns = [c for c in table.column_names if c in ROW_FIELDS or c == "embedding"
-               or c.endswith("_concept_embedding")]
-    table = table.select(columns)
-    if table.num_rows == 0:
-        return []
-    matrices = embedding_matrices(table)
-    which = modality_names(matrices, modality)
-    if modality not in MODALITY_CHOICES and modality not in matrices:
-        known = ", ".join(MODALITY_CHOICES + tuple(m for m in matrices if m != FUSED))
-        raise ParameterError(f"no {modality!r} embeddings in {out_dir} (choose from {known})")
     if encoder is None:
         from mmvideo.encode.text import TextEncoder
 
         encoder = TextEncoder()
     q = np.asarray(encoder.encode([query]).embeddings[0], dtype=np.float32)
+    return search_vectors(out_dir, q, k=k, modality=modality, videos=videos)
+
+
+def searchable(out_dir: os.PathLike | str) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """The segments' key columns and their searchable matrices ("fused" and each modality's concepts)."""
+    table = read_table(out_dir, "segments")
+    columns = [c for c in table.column_names if c in ROW_FIELDS or c == "embedding"
+               or c.endswith("_concept_embedding")]
+    table = table.select(columns)
+    return table, embedding_matrices(table)
+
+
+def search_vectors(out_dir: os.PathLike | str, query: np.ndarray | Mapping[str, np.ndarray], *, k: int = 10,
+                   modality: str = "any", videos: bool = False) -> list[Hit]:
+    """Rank ``out_dir``'s segments by a query vector (D,) in the text encoder's space, or by one vector per
+    matrix (``{"fused": ..., "image": ...}``: a segment's own embeddings for "more like this"); see ``search``."""
+    table, matrices = searchable(out_dir)
+    if table.num_rows == 0:
+        return []
+    if not isinstance(query, Mapping):
+        query = {name: np.asarray(query, np.float32) for name in matrices}
+    which = tuple(n for n in modality_names(matrices, modality) if n in query)
+    if modality not in MODALITY_CHOICES and modality not in matrices:
+        known = ", ".join(MODALITY_CHOICES + tuple(m for m in matrices if m != FUSED))
+        raise ParameterError(f"no {modality!r} embeddings in {out_dir} (choose from {known})")
+    if not which:
+        return []
     offsets = {name: CONCEPT_OFFSET for name in which if name != FUSED} if len(which) > 1 else {}
-    scores, winner = combine({name: similarities(q, m) for name, m in matrices.items() if name in which}, which,
-                             offsets)
+    scores, winner = combine({name: similarities(query[name], matrices[name]) for name in which}, which, offsets)
     rows = np.arange(len(scores))
     if videos:
         rows = best_per_video(table.column("video_id").to_numpy(zero_copy_only=False), scores)
