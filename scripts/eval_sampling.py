@@ -77,8 +77,8 @@ def main() -> None:
             dest = (clips / name).with_suffix(".mp4")
             if not dest.exists():
                 reencode(EVAL / name, dest)
-        segment = RunConfig().segment
-        plans = {str(p): plan_sampling(p, probe(p), "auto", segment) for p in sorted(clips.rglob("*.mp4"))}
+        segment, fps = RunConfig().segment, RunConfig().fps
+        plans = {str(p): plan_sampling(p, probe(p), "auto", segment, fps) for p in sorted(clips.rglob("*.mp4"))}
         on_keyframes = {p for p, plan in plans.items() if plan.mode == "keyframes"}
         print(f"1. agreement: {len(plans)} clips re-encoded with a keyframe every 2 s; auto samples keyframes in "
               f"{len(on_keyframes)}")
@@ -100,7 +100,7 @@ def main() -> None:
         if changed:
             print("   changed: " + ", ".join(f"{k} ({n})" for k, n in sorted(changed.items(), key=lambda x: -x[1])))
 
-        originals = {str(p): plan_sampling(p, probe(p), "auto", segment).mode
+        originals = {str(p): plan_sampling(p, probe(p), "auto", segment, fps).mode
                      for p in (EVAL / n for n in names)}
         print(f"2. quality on the original clips (auto samples keyframes in "
               f"{sum(m == 'keyframes' for m in originals.values())} of {len(originals)}; default sample="

@@ -39,9 +39,9 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return {
         "every_1s": make_clip(root / "every_1s.mp4", "-g", "20", "-keyint_min", "20"),
         "every_10s": make_clip(root / "every_10s.mp4", "-g", "200", "-keyint_min", "200"),
-        # dense for 5 s, then only at 5 s and 11 s: the 5-10 s segment holds one
+        # dense for 5 s, then none until 10 s: the 5-10 s segment holds one (at 5 s)
         "gap": make_clip(root / "gap.mp4", "-g", "400", "-keyint_min", "400",
-                         "-force_key_frames", "0,1,2,3,4,5,11"),
+                         "-force_key_frames", "0,1,2,3,4,5,10,11"),
     }
 
 
@@ -80,7 +80,7 @@ def test_auto_falls_back_to_fps_where_keyframes_are_sparse(clips, name):
     plan = plan_sampling(path, info, "auto", 5.0)
     assert plan.mode == "fps" and "sparse" in plan.reason
     assert plan_sampling(path, info, "fps", 5.0).mode == "fps"
-    # a longer segment is dense enough for the gap clip: 0-10 s holds 6, the 2 s tail 1
+    # a longer segment is dense enough for the gap clip: 0-10 s holds 6, the 2 s tail 2
     assert plan_sampling(path, info, "auto", 10.0).mode == ("keyframes" if name == "gap" else "fps")
 
 

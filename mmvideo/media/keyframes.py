@@ -9,8 +9,8 @@ decides, per video:
 
 * ``"fps"``: the first decoded frame of each 1/fps bin (``-skip_frame noref``), as before.
 * ``"keyframes"``: the first keyframe of each 1/fps bin, so at most ``fps`` frames per second.
-* ``"auto"``: keyframes when every segment holds at least ``MIN_PER_SEGMENT`` of them (a segment shorter than
-  half the segment length, the tail of a video, needs one), else fps: the fallback is per video.
+* ``"auto"``: keyframes when every segment holds at least ``MIN_PER_SEGMENT`` of them (a short tail: as many as
+  fps sampling would take from it), else fps: the fallback is per video.
 
 Times are seconds from the presentation start (``MediaInfo.start_time`` subtracted), as in ``frames.py``.
 """
@@ -31,7 +31,7 @@ log = logging.getLogger("mmvideo.media")
 
 SAMPLE_MODES = ("auto", "keyframes", "fps")
 MIN_PER_SEGMENT = 2
-"""Keyframes every segment needs before ``auto`` samples keyframes (one for a tail shorter than half a segment)."""
+"""Keyframes every segment needs before ``auto`` samples keyframes (fewer in a tail shorter than 2/fps)."""
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,27 @@ def keyframe_times(path: os.PathLike | str, info: MediaInfo, *, stop_after_gap: 
 
 
 def segment_counts(times: np.ndarray, duration: float, segment: float) -> list[tuple[float, int]]:
-    """(length, keyframes inside) of each fixed window ``[k*segment, (k+1)*segment)`` up to ``duration``."""
-    n = max(1, math.ceil(duration / segment - 1e-9))
-    counts = np.bincount(np.clip((times[(times >= 0) & (times < duration)] // segment).astype(int), 0, n - 1),
-                         minlength=n)
-    return [(min(segment, duration - k * segment), int(counts[k])) for k in range(n)]
+    """(length, keyframes inside) of each of the run's fixed segments (``mmvideo.segment.fixed_segments``)."""
+    from mmvideo.segment import fixed_segments
+
+    return [(s.end - s.start, int(((times >= s.start) & (times < s.end)).sum()))
+            for s in fixed_segments(duration, segment)]
 
 
-def dense_enough(times: np.ndarray, duration: float, segment: float) -> tuple[bool, int]:
-    """True when every segment holds ``MIN_PER_SEGMENT`` keyframes (a short tail one); and the fewest held."""
+def dense_enough(times: np.ndarray, duration: float, segment: float, fps: float = 1.0) -> tuple[bool, int]:
+    """True when every segment holds ``MIN_PER_SEGMENT`` keyframes, or for a short one (a video's tail) as many
+    as fps sampling would take from it (``floor(length * fps)``); and the fewest one segment holds."""
     counts = segment_counts(times, duration, segment)
+    if not counts:
+        return False, 0
     fewest = min(c for _, c in counts)
-    ok = all(c >= (MIN_PER_SEGMENT if length >= segment / 2 else 1) for length, c in counts)
+    ok = all(c >= min(MIN_PER_SEGMENT, math.floor(length * fps + 1e-9)) for length, c in counts)
     return ok, fewest
 
 
-def plan_sampling(path: os.PathLike | str, info: MediaInfo, mode: str, segment: float) -> SamplingPlan:
-    """The sampling one video gets under ``mode`` (``SAMPLE_MODES``) with ``segment``-second windows."""
+def plan_sampling(path: os.PathLike | str, info: MediaInfo, mode: str, segment: float,
+                  fps: float = 1.0) -> SamplingPlan:
+    """The sampling one video gets under ``mode`` (``SAMPLE_MODES``) with ``segment``-second windows at ``fps``."""
     if mode not in SAMPLE_MODES:
         raise ValueError(f"sample must be one of {SAMPLE_MODES}. Received: sample={mode!r}")
     if mode == "fps" or info.video is None:
@@ -109,7 +113,7 @@ def plan_sampling(path: os.PathLike | str, info: MediaInfo, mode: str, segment: 
     if mode == "keyframes":
         return SamplingPlan("keyframes", "asked for", int(times.size))
     duration = float(info.duration or 0.0) or float(times[-1]) + 1e-3
-    ok, fewest = dense_enough(times, duration, segment)
+    ok, fewest = dense_enough(times, duration, segment, fps)
     if ok:
         return SamplingPlan("keyframes", f"every {segment:g} s segment holds >= {min(MIN_PER_SEGMENT, fewest)} "
                             "keyframes", int(times.size), fewest)

@@ -300,7 +300,7 @@ class Pipeline:
         scores: list[np.ndarray] = []
         if info.video is None or not (streams or cfg.shots):
             return times, scores, None
-        plan = plan_sampling(path, info, cfg.sample, cfg.segment)
+        plan = plan_sampling(path, info, cfg.sample, cfg.segment, cfg.fps)
         log.debug("%s: sampling %s (%s)", path, plan.mode, plan.reason)
         stream = iter_frames(path, info, fps=cfg.fps, size=(cfg.frame_size, cfg.frame_size), aspect=cfg.aspect,
                              chunk_frames=max(32, cfg.batch_size), keyframes=plan.mode == "keyframes")
