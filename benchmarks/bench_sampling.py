@@ -5,9 +5,11 @@ libx264 crf 23, AAC; a keyframe every 2 s, and every 10 s), in one process tree,
 
 * floor: the two ffmpeg commands mmvideo's fps path builds (``-skip_frame noref -skip_loop_filter all``, 1 fps
   ``select``, 224x224 rgb24; 16 kHz mono f32le audio), output to /dev/null, file after file;
-* ``before`` (with ``--base REF``): `mmvideo run` of the code at git REF (its defaults), from an exported copy;
+* ``before`` (with ``--base REF --base-runs``): `mmvideo run` of the code at git REF (its defaults), from an
+  exported copy (REF's start-up figures come with ``--base`` alone);
 * ``fps``: `mmvideo run --jobs 1 --sample fps` (one video at a time, every 1 s bin decoded: the old path);
-* ``default``: `mmvideo run` with this tree's defaults (``--sample`` and ``--jobs``).
+* ``default``: `mmvideo run` with this tree's defaults (``--sample`` and ``--jobs``);
+* ``auto``: `mmvideo run --sample auto` (and the default ``--jobs``).
 
 Each mmvideo run starts from an empty output folder, so it pays the whole fixed cost (interpreter, imports,
 model loading). Printed per run: wall, CPU (user + system of the whole tree, from RUSAGE_CHILDREN), peak of the
@@ -139,13 +141,13 @@ def run_argv(folder: Path, out: Path, *extra: str) -> list[str]:
     return [*MMVIDEO, "run", str(folder), "--out", str(out), "--log-format", "plain", *extra]
 
 
-def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path) -> None:
+def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_base: bool = False) -> None:
     files = sorted(folder.glob("*.mp4"))
     seconds = sum(probe(p).duration or 0.0 for p in files)
     print(f"\n{folder.name}: {len(files)} files, {seconds:.0f} s of video", flush=True)
     variants: list[tuple[str, list[str], Path | None]] = [("fps", ["--jobs", "1", "--sample", "fps"], None),
-                                                          ("default", [], None)]
-    if base is not None:
+                                                          ("default", [], None), ("auto", ["--sample", "auto"], None)]
+    if base is not None and with_base:
         variants.insert(0, ("before", [], base))
     results: dict[str, list[Measured]] = {"floor": []}
     for r in range(repeat):  # interleaved: the machine may be shared
@@ -157,7 +159,8 @@ def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path) -> No
     floor = statistics.median(m.wall for m in results["floor"])
     print(f"  {'run':<34} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'x floor':>8}")
     labels = {"floor": "ffmpeg decode+sample, file after file", "before": "mmvideo run at the base ref",
-              "fps": "mmvideo run --jobs 1 --sample fps", "default": "mmvideo run (defaults)"}
+              "fps": "mmvideo run --jobs 1 --sample fps", "default": "mmvideo run (defaults)",
+              "auto": "mmvideo run --sample auto"}
     for name, ms in results.items():
         wall = statistics.median(m.wall for m in ms)
         cpu = statistics.median(m.cpu for m in ms)
@@ -184,6 +187,7 @@ def bench_startup(base: Path | None, work: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base", metavar="REF", help="also run the code at this git ref (the 'before' figures)")
+    ap.add_argument("--base-runs", action="store_true", help="also run the base ref on the footage folders")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--preset", default="medium", help="libx264 preset of the generated footage")
     ap.add_argument("--gop", type=float, action="append", help="keyframe interval(s), s (default: 2 and 10)")
@@ -193,7 +197,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     for gop in args.gop or [2.0, 10.0]:
-        bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work)
+        bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work, args.base_runs)
     bench_startup(base, work)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 

@@ -3,7 +3,7 @@
 ``make_folder(gop_s)`` writes (once, cached in ``$MMVIDEO_BENCH_CACHE``, default ``/tmp/mmvideo-bench``) a
 folder of ``files`` MP4s of about ``seconds`` each: the eval clips, each scaled to fit 1280x720 (black bars,
 display aspect kept) at 30 fps, joined in turn from a different starting clip per file, libx264 ``medium``
-crf 23 (``preset``) with a keyframe exactly every ``gop_s`` seconds (``-g``, ``-keyint_min``, no scene-cut keyframes) and
+crf 23 (``preset``) with a keyframe exactly every ``gop_s`` seconds (``-force_key_frames`` by time, no scene-cut keyframes) and
 AAC 128 kb/s stereo (clips without sound get silence). Nothing is written into the repository.
 
     .venv/bin/python benchmarks/footage.py --gop 2 --gop 10     # build both folders ahead of a run
@@ -68,7 +68,7 @@ def _normalised(clip: Path) -> Path:
 
 def make_folder(gop_s: float, *, files: int = 3, seconds: float = 150.0, preset: str = "medium") -> Path:
     """The folder of ``files`` joined clips of ``seconds`` each with a keyframe every ``gop_s`` seconds."""
-    folder = cache_dir() / f"footage-720p30-gop{gop_s:g}s-{files}x{seconds:g}s-{preset}"
+    folder = cache_dir() / f"footage2-720p30-gop{gop_s:g}s-{files}x{seconds:g}s-{preset}"
     if folder.exists() and len(list(folder.glob("*.mp4"))) == files:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,9 +88,11 @@ def make_folder(gop_s: float, *, files: int = 3, seconds: float = 150.0, preset:
         listing.write_text("".join(f"file '{p}'\n" for p in order))
         tmp = out.with_name("." + out.name)
         print(f"encoding {out} (keyframe every {gop_s:g} s) ...", flush=True)
-        _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-t", f"{seconds:g}",
+        # the parts' audio and video need not end together, so concat leaves holes in the video's timeline:
+        # fps=30 fills them (constant rate), and keyframes are forced by time, not by frame count
+        _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-t", f"{seconds:g}", "-vf", "fps=30",
                 "-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
-                "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+                "-force_key_frames", f"expr:gte(t,n_forced*{gop_s:g})", "-g", str(gop + 1), "-sc_threshold", "0",
                 "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-f", "mp4", str(tmp))
         tmp.rename(out)
         listing.unlink()

@@ -87,13 +87,13 @@ def main() -> None:
                 print(f"   fps: {Path(p).relative_to(clips)}: {plan.reason}")
         run(clips, work / "k-fps", "--sample", "fps")
         run(clips, work / "k-auto", "--sample", "auto")
-        fps, auto = first_tags(work / "k-fps"), first_tags(work / "k-auto")
-        keys = sorted(k for k in fps if k[0] in on_keyframes and k in auto)
-        same = sum(fps[k] == auto[k] for k in keys)
+        by_fps, by_auto = first_tags(work / "k-fps"), first_tags(work / "k-auto")
+        keys = sorted(k for k in by_fps if k[0] in on_keyframes and k in by_auto)
+        same = sum(by_fps[k] == by_auto[k] for k in keys)
         changed: dict[str, int] = defaultdict(int)
         for k in keys:
-            if fps[k] != auto[k]:
-                changed[f"{fps[k]} -> {auto[k]}"] += 1
+            if by_fps[k] != by_auto[k]:
+                changed[f"{by_fps[k]} -> {by_auto[k]}"] += 1
         share = same / len(keys) if keys else 0.0
         print(f"   first tag the same on {same}/{len(keys)} keyframe-sampled segments ({share:.1%}; goal >= 90 % "
               f"over >= 40): {'met' if share >= 0.9 and len(keys) >= 40 else 'NOT met'}")

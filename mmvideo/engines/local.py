@@ -49,13 +49,14 @@ def _available_mb() -> float | None:
 
 
 def default_jobs() -> int:
-    """``--jobs 0``: one video per core this process may use, as many as free memory holds (after 1.5 GB
-    for the models and the first video), at most ``MAX_DEFAULT_JOBS`` (the model threads are one per feed)."""
+    """``--jobs 0``: one video per two cores this process may use (a video alone keeps about 1.5 cores busy:
+    its frame and audio decoders and the model threads), as many as free memory holds after 1.5 GB for the
+    models and the first video, at most ``MAX_DEFAULT_JOBS`` (the model threads are one per feed)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    jobs = min(cores, MAX_DEFAULT_JOBS)
+    jobs = min(cores // 2, MAX_DEFAULT_JOBS)
     free = _available_mb()
     if free is not None:
         jobs = min(jobs, 1 + int(max(0.0, free - 1500) // JOB_MEMORY_MB))
