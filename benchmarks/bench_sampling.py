@@ -8,8 +8,8 @@ libx264 crf 23, AAC; a keyframe every 2 s, and every 10 s), in one process tree,
 * ``before`` (with ``--base REF --base-runs``): `mmvideo run` of the code at git REF (its defaults), from an
   exported copy (REF's start-up figures come with ``--base`` alone);
 * ``fps``: `mmvideo run --jobs 1 --sample fps` (one video at a time, every 1 s bin decoded: the old path);
-* ``default``: `mmvideo run` with this tree's defaults (``--sample`` and ``--jobs``);
-* ``auto``: `mmvideo run --sample auto` (and the default ``--jobs``).
+* ``auto``: `mmvideo run --jobs 1 --sample auto`, and ``auto2`` the same with ``--jobs 2``
+  (the defaults are printed: ``--sample fps``, ``--jobs`` one per two cores).
 
 Each mmvideo run starts from an empty output folder, so it pays the whole fixed cost (interpreter, imports,
 model loading). Printed per run: wall, CPU (user + system of the whole tree, from RUSAGE_CHILDREN), peak of the
@@ -145,8 +145,9 @@ def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_
     files = sorted(folder.glob("*.mp4"))
     seconds = sum(probe(p).duration or 0.0 for p in files)
     print(f"\n{folder.name}: {len(files)} files, {seconds:.0f} s of video", flush=True)
-    variants: list[tuple[str, list[str], Path | None]] = [("fps", ["--jobs", "1", "--sample", "fps"], None),
-                                                          ("default", [], None), ("auto", ["--sample", "auto"], None)]
+    variants: list[tuple[str, list[str], Path | None]] = [
+        ("fps", ["--jobs", "1", "--sample", "fps"], None), ("auto", ["--jobs", "1", "--sample", "auto"], None),
+        ("auto2", ["--jobs", "2", "--sample", "auto"], None)]
     if base is not None and with_base:
         variants.insert(0, ("before", [], base))
     results: dict[str, list[Measured]] = {"floor": []}
@@ -159,8 +160,8 @@ def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_
     floor = statistics.median(m.wall for m in results["floor"])
     print(f"  {'run':<34} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'x floor':>8}")
     labels = {"floor": "ffmpeg decode+sample, file after file", "before": "mmvideo run at the base ref",
-              "fps": "mmvideo run --jobs 1 --sample fps", "default": "mmvideo run (defaults)",
-              "auto": "mmvideo run --sample auto"}
+              "fps": "mmvideo run --jobs 1 --sample fps", "auto": "mmvideo run --jobs 1 --sample auto",
+              "auto2": "mmvideo run --jobs 2 --sample auto"}
     for name, ms in results.items():
         wall = statistics.median(m.wall for m in ms)
         cpu = statistics.median(m.cpu for m in ms)
@@ -195,7 +196,11 @@ def main() -> None:
     base = export_base(args.base) if args.base else None
     work = cache_dir() / "bench-sampling-out"
     work.mkdir(parents=True, exist_ok=True)
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    from mmvideo.config import RunConfig
+    from mmvideo.engines.local import default_jobs
+
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; defaults here: "
+          f"--sample {RunConfig().sample} --jobs {default_jobs()}")
     for gop in args.gop or [2.0, 10.0]:
         bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work, args.base_runs)
     bench_startup(base, work)

@@ -44,9 +44,20 @@ def eval_clips() -> list[Path]:
         return [EVAL / r["file"] for r in csv.DictReader(fh, delimiter="\t")]
 
 
+def _video_seconds(clip: Path) -> float | None:
+    """The end of the video stream's last packet (s from its start), read with PyAV."""
+    import av
+
+    with av.open(str(clip)) as c:
+        v = c.streams.video[0]
+        ends = [float((p.pts + (p.duration or 0)) * v.time_base) for p in c.demux(v) if p.pts is not None]
+        start = float(v.start_time * v.time_base) if v.start_time is not None else 0.0
+    return max(ends) - start if ends else None
+
+
 def _normalised(clip: Path) -> Path:
     """``clip`` as 1280x720 30 fps (near-lossless, fast) with a 48 kHz stereo track: parts that concat joins."""
-    out = cache_dir() / "parts" / (clip.parent.name + "__" + clip.stem + ".mkv")
+    out = cache_dir() / "parts2" / (clip.parent.name + "__" + clip.stem + ".mkv")
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -56,19 +67,21 @@ def _normalised(clip: Path) -> Path:
     video = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "12"]
     audio = ["-c:a", "pcm_s16le", "-ar", "48000", "-ac", "2"]
     tmp = out.with_suffix(".part.mkv")
+    # both streams end with the video: concat then joins the parts without holes in the video's timeline
+    end = ["-t", f"{_video_seconds(clip) or info.duration:.3f}"]
     if info.audio:
         _ffmpeg("-i", str(clip), "-map", "0:v:0", "-map", "0:a:0", "-vf", vf, "-af", "aresample=48000,apad",
-                "-shortest", *video, *audio, str(tmp))
+                *end, *video, *audio, str(tmp))
     else:
         _ffmpeg("-i", str(clip), "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-map", "0:v:0", "-map", "1:a",
-                "-vf", vf, "-shortest", *video, *audio, str(tmp))
+                "-vf", vf, *end, *video, *audio, str(tmp))
     tmp.rename(out)
     return out
 
 
 def make_folder(gop_s: float, *, files: int = 3, seconds: float = 150.0, preset: str = "medium") -> Path:
     """The folder of ``files`` joined clips of ``seconds`` each with a keyframe every ``gop_s`` seconds."""
-    folder = cache_dir() / f"footage2-720p30-gop{gop_s:g}s-{files}x{seconds:g}s-{preset}"
+    folder = cache_dir() / f"footage3-720p30-gop{gop_s:g}s-{files}x{seconds:g}s-{preset}"
     if folder.exists() and len(list(folder.glob("*.mp4"))) == files:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
