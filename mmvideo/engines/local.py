@@ -49,14 +49,15 @@ def _available_mb() -> float | None:
 
 
 def default_jobs() -> int:
-    """``--jobs 0``: one video per two cores this process may use (a video alone keeps about 1.5 cores busy:
-    its frame and audio decoders and the model threads), as many as free memory holds after 1.5 GB for the
-    models and the first video, at most ``MAX_DEFAULT_JOBS`` (the model threads are one per feed)."""
+    """``--jobs 0``: one video per core this process may use, as many as free memory holds after 1.5 GB for the
+    models and the first video, at most ``MAX_DEFAULT_JOBS`` (the model threads are one per feed). Measured on
+    2 cores (benchmarks/bench_sampling.py): 3 x 150 s with a keyframe every 10 s took 27.3 s with 2 jobs against
+    37.7 s with 1."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    jobs = min(cores // 2, MAX_DEFAULT_JOBS)
+    jobs = min(cores, MAX_DEFAULT_JOBS)
     free = _available_mb()
     if free is not None:
         jobs = min(jobs, 1 + int(max(0.0, free - 1500) // JOB_MEMORY_MB))
