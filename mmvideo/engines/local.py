@@ -134,6 +134,7 @@ def _process_pool(files, out, config, analyzer, reporter, summary, state, format
     """Up to ``jobs`` videos in ``process`` at once on worker threads; each outcome committed here, on the
     driver, as it arrives. The skip rules and ``max_runtime`` are applied when a video would start."""
     running: dict[Future, object] = {}
+    loaded = False
 
     def commit_finished(block_until_below: int) -> None:
         while len(running) >= block_until_below and running:
@@ -151,6 +152,11 @@ def _process_pool(files, out, config, analyzer, reporter, summary, state, format
             if nxt is None:
                 break
             i, video = nxt
+            if not loaded and video.error is None and video.duplicate_of is None:
+                # Models load with fd 2 captured (native start-up chatter): done here, before any other video is
+                # in flight, so no line reported meanwhile is swallowed; a run with nothing to analyze loads none.
+                getattr(analyzer, "models", lambda: None)()
+                loaded = True
             reporter.video_started(video.path, i)
             future = pool.submit(process, video, analyzer, config, out, formats,
                                  on_stage=lambda name, path=video.path: reporter.stage(path, name))

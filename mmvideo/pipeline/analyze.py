@@ -97,11 +97,8 @@ class Pipeline:
     _tagger: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Several videos may be analyzed at once (``--jobs``): model calls go through the per-feed worker threads,
-    # and the calls that share the text encoder (file-fed modalities, building the tagger, fusion) take turns.
+    # and the calls that share the text encoder (file-fed modalities, fusion) take turns.
     _text_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _ctx: Any = field(default=None, init=False, repr=False)
-    _tagger_ready: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
-    _tagger_error: BaseException | None = field(default=None, init=False, repr=False)
     _workers: dict[str, ModelWorker] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -124,49 +121,31 @@ class Pipeline:
     def models(self) -> Any:
         """Load every enabled modality's models and the tagger (once); returns the tagger."""
         self._encoders()
-        self._tagger_ready.wait()
-        with self._lock:
-            if self._tagger_error is not None:
-                raise self._tagger_error
-            return self._tagger
+        return self._tagger
 
     def _encoders(self) -> None:
-        """Load the enabled modalities' models (once), and start building the tagger on a background thread.
+        """Load the enabled modalities' models and the tagger (once).
 
-        Fusion's Keras layer costs most of a run's start-up (importing Keras: 5-10 s here, TensorFlow and
-        JAX with it) and is needed only once a video's evidence is complete, so it loads while the first
-        video decodes and encodes instead of before (``models()`` waits for it)."""
+        Not in the background: building the tagger imports Keras (TensorFlow, JAX) with fd 2 captured, and a
+        capture while videos run would swallow the run's own log lines (measured: a failed file's line lost)."""
         with self._lock:
-            if self._ctx is not None:
+            if self._tagger is not None:
                 return
             check_models(self.models_needed)
             from mmvideo.native_stderr import native_stderr_captured
 
-            with native_stderr_captured():  # LiteRT's start-up lines
-                self._ctx = self._load()
-            threading.Thread(target=self._build_tagger, name="mmvideo-tagger", daemon=True).start()
+            with native_stderr_captured():  # TensorFlow's and LiteRT's start-up lines
+                ctx = self._load()
+                self._tagger = self._build_tagger(ctx)
 
-    def _build_tagger(self) -> None:
-        try:
-            from mmvideo.native_stderr import native_stderr_captured
+    def _build_tagger(self, ctx: Any) -> Any:
+        from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger
+        from mmvideo.fuse.vocab import default_vocabulary
 
-            with native_stderr_captured():  # TensorFlow's start-up lines
-                import mmvideo.fuse.layer  # noqa: F401 - the slow import, outside the text-encoder lock
-                from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger
-                from mmvideo.fuse.vocab import default_vocabulary
-
-                cfg = self.config
-                vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
-                with self._text_lock:  # the vocabulary's embeddings use the shared text encoder
-                    tagger = ZeroShotTagger(self._ctx.text_encoder, vocab, modalities=self.modalities,
-                                            top_k=cfg.top_k, settings=TaggerSettings(min_score=cfg.min_score))
-            with self._lock:
-                self._tagger = tagger
-        except BaseException as exc:  # re-raised by models() on the thread that needs the tagger
-            with self._lock:
-                self._tagger_error = exc
-        finally:
-            self._tagger_ready.set()
+        cfg = self.config
+        vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
+        return ZeroShotTagger(ctx.text_encoder, vocab, modalities=self.modalities, top_k=cfg.top_k,
+                              settings=TaggerSettings(min_score=cfg.min_score))
 
     def _load(self) -> Any:
         # numpy's BLAS threads spin after each call and steal the cores from decode and LiteRT (measured:
