@@ -31,6 +31,7 @@ ENCODER = {"fingerprint": "encoder"}
 RUN = {"fingerprint": "run"}
 FORMATS = ("jsonl", "parquet", "both")
 ASPECTS = ("squash", "pad")
+SAMPLE_MODES = ("auto", "keyframes", "fps")  # mmvideo.media.keyframes.SAMPLE_MODES (not imported: keeps config light)
 _MODALITY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -52,6 +53,9 @@ class RunConfig:
     fps: float = _setting(1.0, "frames sampled per second", ENCODER, above=0, high=60)
     frame_size: int = _setting(224, "frame width and height in pixels", ENCODER, low=32, high=1024)
     aspect: str = _setting("squash", "squash the whole frame, or pad to keep proportions", ENCODER, choices=ASPECTS)
+    sample: str = _setting("fps", "which frames: fps (the first of every 1/fps s), keyframes (the first keyframe "
+                                  "of every 1/fps s: decodes far less), auto (keyframes where every segment holds "
+                                  "2, else fps)", ENCODER, choices=SAMPLE_MODES)
     # segments
     segment: float = _setting(5.0, "segment length in seconds", ENCODER, low=0.1)
     shots: bool = _setting(False, "cut segments where the picture changes", ENCODER)
@@ -83,6 +87,7 @@ class RunConfig:
     device: str = _setting("auto", "where the models run: auto, cpu or gpu", choices=DEVICES)
     batch_size: int = _setting(0, "frames per image-encoder call; 0: 1 on the CPU (fastest per frame with "
                                   "LiteRT, least memory), 64 on a GPU", low=0, high=1024)
+    jobs: int = _setting(0, "videos processed at once; 0: from the cores and memory (see README)", low=0, high=64)
     timeout: float | None = _setting(None, "seconds allowed per video", above=0)
     retry_failed: bool = _setting(False, "retry videos that failed in earlier runs")
     max_runtime: float | None = _setting(None, "stop starting new videos after this many seconds (the next run "

@@ -83,7 +83,7 @@ def test_same_setting_same_fingerprint_whatever_its_spelling(tmp_path):
 def test_the_table_keeps_its_public_shape():
     kinds = {f.name: f.metadata.get("fingerprint") for f in setting_fields().values()}
     assert {n for n, k in kinds.items() if k == "encoder"} == {
-        "fps", "frame_size", "aspect", "segment", "shots", "disable", "speech", "ocr", "faces", "image_backend"}
+        "fps", "frame_size", "aspect", "sample", "segment", "shots", "disable", "speech", "ocr", "faces", "image_backend"}
     assert {n for n, k in kinds.items() if k == "run"} == {
         "labels", "top_k", "min_score", "modality_embeddings", "evidence", "thumbnails"}
     assert default("top_k") == 5 and help_text("fps") == "frames sampled per second"

@@ -1,4 +1,8 @@
-"""The local engine: one process, files in order, a loop over discover -> skip rules -> process -> commit.
+"""The local engine: one process, a loop over discover -> skip rules -> process -> commit.
+
+``--jobs N`` runs up to N ``process`` calls at once on a thread pool sharing one analyzer (its model calls
+go through one worker thread per feed, see ``pipeline/analyze.py``); ``commit`` stays on the driver, as each
+video finishes, so the rows are those of ``--jobs 1`` and a kill leaves every video done or redone once.
 
 Under the output folder's lock: discover every input file (empty ones too), settle copies and moved files
 against what the folder recorded (``reconcile``), optionally prune the results of files that are gone, then
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from mmvideo.config import RunConfig
@@ -21,11 +26,45 @@ from mmvideo.discover import discover
 from mmvideo.engines.policy import Analyzer, already_handled, commit, previous, process, unsettled
 from mmvideo.engines.reconcile import apply_moves, assign_roles, drop_superseded, prune_missing
 from mmvideo.errors import SetupError
+from mmvideo.media import children
 from mmvideo.progress import Reporter, RunSummary
 from mmvideo.state import ContentIds, RunLock, State, check_writable
 from mmvideo.write import compact as compaction
 
-__all__ = ["Analyzer", "run_local"]
+__all__ = ["Analyzer", "default_jobs", "run_local"]
+
+MAX_DEFAULT_JOBS = 8
+JOB_MEMORY_MB = 400
+"""Memory one more video in flight may take: its ffmpeg decoders (about 90 MB each at 720p, two per video),
+read-ahead chunks and per-item outputs; the models are shared. Measured peak: 1.1 GB for one video, models
+included (benchmarks/bench_run.py), about 1.3 GB for two at once (benchmarks/bench_sampling.py)."""
+
+
+def _available_mb() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def default_jobs() -> int:
+    """``--jobs 0``: one video per core this process may use, as many as free memory holds after 1.5 GB for the
+    models and the first video, at most ``MAX_DEFAULT_JOBS`` (the model threads are one per feed). Measured on
+    2 cores (benchmarks/bench_sampling.py): 3 x 150 s with a keyframe every 10 s took 27.3 s with 2 jobs against
+    37.7 s with 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    jobs = min(cores, MAX_DEFAULT_JOBS)
+    free = _available_mb()
+    if free is not None:
+        jobs = min(jobs, 1 + int(max(0.0, free - 1500) // JOB_MEMORY_MB))
+    return max(1, jobs)
 
 
 def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: RunConfig,
@@ -61,22 +100,9 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
                                        if not already_handled(v, previous(v, state), fp, config.retry_failed)])
             run_id = state.start_run(command, fp, len(files))
             reporter.run_started(len(files))
-            for i, video in enumerate(files):
-                if config.max_runtime is not None and time.monotonic() - t0 > config.max_runtime:
-                    summary.pending += len(files) - i
-                    summary.stopped_early = True
-                    break
-                if already_handled(video, previous(video, state), fp, config.retry_failed):
-                    summary.skipped += 1
-                    continue
-                if unsettled(video, settle):
-                    summary.pending += 1
-                    reporter.message(f"{video.path}: still being written; left for the next run")
-                    continue
-                reporter.video_started(video.path, i)
-                outcome = process(video, analyzer, config, out, formats,
-                                  on_stage=lambda name, path=video.path: reporter.stage(path, name))
-                commit(outcome, state, reporter, summary)
+            jobs = config.jobs or default_jobs()
+            work = _process_serial if jobs == 1 else _process_pool
+            work(files, out, config, analyzer, reporter, summary, state, formats, t0, settle, jobs)
             wrote = summary.done + summary.failed + summary.duplicates
             if (auto_compact is not None and wrote and "parquet" in formats
                     and compaction.loose_parts(out) >= auto_compact):
@@ -91,6 +117,76 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
             state.close()
     reporter.run_finished(summary)
     return summary
+
+
+def _next_videos(files: list, config: RunConfig, analyzer: Analyzer, reporter: Reporter, summary: RunSummary,
+                 state: State, t0: float, settle: float):
+    """The files to process, in order, after the skip rules; stops (counting the rest pending) at max_runtime."""
+    fp = analyzer.fingerprint
+    for i, video in enumerate(files):
+        if config.max_runtime is not None and time.monotonic() - t0 > config.max_runtime:
+            summary.pending += len(files) - i
+            summary.stopped_early = True
+            return
+        if already_handled(video, previous(video, state), fp, config.retry_failed):
+            summary.skipped += 1
+            continue
+        if unsettled(video, settle):
+            summary.pending += 1
+            reporter.message(f"{video.path}: still being written; left for the next run")
+            continue
+        yield i, video
+
+
+def _process_serial(files, out, config, analyzer, reporter, summary, state, formats, t0, settle, jobs) -> None:
+    """``--jobs 1``: each video processed and committed before the next starts."""
+    for i, video in _next_videos(files, config, analyzer, reporter, summary, state, t0, settle):
+        reporter.video_started(video.path, i)
+        outcome = process(video, analyzer, config, out, formats,
+                          on_stage=lambda name, path=video.path: reporter.stage(path, name))
+        commit(outcome, state, reporter, summary)
+
+
+def _process_pool(files, out, config, analyzer, reporter, summary, state, formats, t0, settle, jobs) -> None:
+    """Up to ``jobs`` videos in ``process`` at once on worker threads; each outcome committed here, on the
+    driver, as it arrives. The skip rules and ``max_runtime`` are applied when a video would start."""
+    running: dict[Future, object] = {}
+    loaded = False
+
+    def commit_finished(block_until_below: int) -> None:
+        while len(running) >= block_until_below and running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f][0]):  # the same order for the same timings
+                running.pop(future)
+                commit(future.result(), state, reporter, summary)
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mmvideo-job")
+    try:
+        videos = _next_videos(files, config, analyzer, reporter, summary, state, t0, settle)
+        while True:
+            commit_finished(jobs)  # wait for a free slot first: memory stays bounded by `jobs` videos
+            nxt = next(videos, None)
+            if nxt is None:
+                break
+            i, video = nxt
+            if not loaded and video.error is None and video.duplicate_of is None:
+                # Models load with fd 2 captured (native start-up chatter): done here, before any other video is
+                # in flight, so no line reported meanwhile is swallowed; a run with nothing to analyze loads none.
+                getattr(analyzer, "models", lambda: None)()
+                loaded = True
+            reporter.video_started(video.path, i)
+            future = pool.submit(process, video, analyzer, config, out, formats,
+                                 on_stage=lambda name, path=video.path: reporter.stage(path, name))
+            running[future] = (i, video)
+        commit_finished(1)
+    except BaseException:  # Ctrl-C, a full disk: stop the videos in flight, commit nothing more
+        for _, video in running.values():
+            children.cancel(video.path)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for _, video in running.values():
+            children.release(video.path)
 
 
 def _settled_inputs(inputs: list, out: Path, state: State, reporter: Reporter, summary: RunSummary,

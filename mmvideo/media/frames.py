@@ -9,6 +9,11 @@ Graph, in order (built with ffmpeg-python, argv from ``frame_args``):
   to and skips deblocking (a third less decode time at 224 px). If that yields no frame at all
   (encoders that mark every frame non-reference; ffmpeg then exits with an error) the run is
   repeated without them, and only that second run's failure is raised.
+* or, for keyframe sampling (``keyframes=True``), ``-skip_frame nokey -skip_loop_filter all``: only
+  keyframes are decoded (each decodes on its own), so ``select`` below keeps the first *keyframe* of each
+  bin, at most fps frames a second and none in a bin without a keyframe. Measured 5-7x less decode time
+  than ``noref`` on 720p H.264 with a keyframe every 2.4 s (``mmvideo.media.keyframes`` decides when a
+  video's keyframes are dense enough). If no frame at all comes out, the fps path runs instead.
 * ``select`` keeps the first decoded frame of each 1/fps bin:
   ``isnan(prev_selected_t) + gte(floor((t-S)*R), floor((prev_selected_t-S)*R)+1)``
   (S = presentation start, R = fps); the output keeps each frame's own pts (``-fps_mode passthrough``).
@@ -116,9 +121,12 @@ def _fit(display: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
 
 def frame_args(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
                size: tuple[int, int] = (224, 224), aspect: str = "squash",
-               skip_nonref: bool = True) -> list[str]:
+               skip_nonref: bool = True, keyframes_only: bool = False) -> list[str]:
     """ffmpeg arguments (after the binary and global log options) that write sampled rgb24 frames
-    of ``path`` at ``size`` = (W, H) to stdout, with a ``showinfo`` line per frame on stderr."""
+    of ``path`` at ``size`` = (W, H) to stdout, with a ``showinfo`` line per frame on stderr.
+
+    ``keyframes_only``: the decoder decodes keyframes alone (``-skip_frame nokey``), so each 1/fps bin
+    yields its first keyframe, if it holds one; else ``skip_nonref`` chooses ``noref`` or every frame."""
     w, h = _check_args(fps, size, 1, aspect)
     v = info.video
     if v is None:
@@ -129,7 +137,9 @@ def frame_args(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
         rotation = 0
 
     input_opts: dict[str, object] = {"noautorotate": None}
-    if skip_nonref:
+    if keyframes_only:
+        input_opts.update(skip_frame="nokey", skip_loop_filter="all")
+    elif skip_nonref:
         input_opts.update(skip_frame="noref", skip_loop_filter="all")
     stream = ffmpeg.input(input_url(path), **input_opts)[str(v.index)]
 
@@ -195,8 +205,12 @@ class _Showinfo:
 
 def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
                 size: tuple[int, int] = (224, 224), chunk_frames: int = 64,
-                aspect: str = "squash") -> MediaStream[FrameChunk]:
+                aspect: str = "squash", keyframes: bool = False) -> MediaStream[FrameChunk]:
     """Frames sampled at ``fps`` (the first frame of each 1/fps bin), in chunks of ``chunk_frames``.
+
+    ``keyframes``: the first *keyframe* of each 1/fps bin instead, decoding keyframes only (bins without
+    one yield nothing; see ``mmvideo.media.keyframes`` for when a video is dense enough). If that yields no
+    frame at all the fps path runs instead, with a warning.
 
     Each ``FrameChunk``: ``timestamps`` (N,) float64 seconds from the presentation start, increasing;
     ``frames`` (N, H, W, 3) uint8 RGB, upright, ``size`` = (W, H). Yields nothing when ``info`` has no
@@ -209,6 +223,14 @@ def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
         return MediaStream(lambda warnings: (c for c in ()))
 
     def run(warnings: list[str]) -> Generator[FrameChunk, None, None]:
+        if keyframes:
+            args = frame_args(path, info, fps=fps, size=(w, h), aspect=aspect, keyframes_only=True)
+            try:
+                if (yield from _stream(path, args, info.start_time, (w, h), chunk_frames, warnings)):
+                    return
+            except FfmpegError:
+                pass  # as below: no frame reached the output
+            warn(warnings, path, "no frame survived -skip_frame nokey; sampling at fps instead")
         for skip_nonref in (True, False):
             args = frame_args(path, info, fps=fps, size=(w, h), aspect=aspect, skip_nonref=skip_nonref)
             try:

@@ -96,6 +96,9 @@ class Pipeline:
     encoder_fingerprint: str = field(init=False)
     _tagger: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Several videos may be analyzed at once (``--jobs``): model calls go through the per-feed worker threads,
+    # and the calls that share the text encoder (file-fed modalities, fusion) take turns.
+    _text_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _workers: dict[str, ModelWorker] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -124,14 +127,38 @@ class Pipeline:
     # -- models ---------------------------------------------------------------------------------------
     def models(self) -> Any:
         """Load every enabled modality's models and the tagger (once); returns the tagger."""
-        with self._lock:
-            if self._tagger is None:
-                check_models(self.models_needed)
-                from mmvideo.native_stderr import native_stderr_captured
+        self._encoders()
+        return self._tagger
 
-                with native_stderr_captured():  # TensorFlow's and LiteRT's start-up lines
-                    self._tagger = self._load()
-            return self._tagger
+    def _encoders(self) -> None:
+        """Load the enabled modalities' models and the tagger (once).
+
+        Not in the background: building the tagger imports Keras (TensorFlow, JAX) with fd 2 captured, and a
+        capture while videos run would swallow the run's own log lines (measured: a failed file's line lost)."""
+        with self._lock:
+            if self._tagger is not None:
+                return
+            check_models(self.models_needed)
+            from mmvideo.native_stderr import native_stderr_captured
+
+            with native_stderr_captured():  # TensorFlow's and LiteRT's start-up lines
+                ctx = self._load()
+                self._tagger = self._build_tagger(ctx)
+
+    def _build_tagger(self, ctx: Any) -> Any:
+        from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger
+        from mmvideo.fuse.vocab import default_vocabulary
+
+        cfg = self.config
+        vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
+        tagger = ZeroShotTagger(ctx.text_encoder, vocab, modalities=self.modalities, top_k=cfg.top_k,
+                                settings=TaggerSettings(min_score=cfg.min_score))
+        if self.head is None:
+            return tagger
+        from mmvideo.train.tagger import HeadTagger  # the head's tags; zero-shot's embedding and columns
+
+        text = ctx.text_encoder
+        return HeadTagger(self.head, tagger, lambda texts: text.encode(list(texts)).embeddings, top_k=cfg.top_k)
 
     def _load(self) -> Any:
         # numpy's BLAS threads spin after each call and steal the cores from decode and LiteRT (measured:
@@ -141,8 +168,6 @@ class Pipeline:
         threadpool_limits(1, user_api="blas")
         from mmvideo.encode.image import resolve_backend
         from mmvideo.encode.text import TextEncoder
-        from mmvideo.fuse.tagger import TaggerSettings, ZeroShotTagger
-        from mmvideo.fuse.vocab import default_vocabulary
         from mmvideo.modalities.base import LoadContext
 
         cfg = self.config
@@ -155,14 +180,7 @@ class Pipeline:
         ctx = LoadContext(config=cfg, text_encoder=text, threads=threads, on_cpu=on_cpu)
         for m in self.active:
             m.load(ctx)
-        vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
-        tagger = ZeroShotTagger(text, vocab, modalities=self.modalities, top_k=cfg.top_k,
-                                settings=TaggerSettings(min_score=cfg.min_score))
-        if self.head is None:
-            return tagger
-        from mmvideo.train.tagger import HeadTagger  # the head's tags; zero-shot's embedding and columns
-
-        return HeadTagger(self.head, tagger, lambda texts: text.encode(list(texts)).embeddings, top_k=cfg.top_k)
+        return ctx
 
     def _worker(self, feed: str) -> ModelWorker:
         """The model thread of one feed ("frames", "audio"), started once and kept for the pipeline's life."""
@@ -194,7 +212,8 @@ class Pipeline:
         """Rows of one video from its evidence alone (no decoding): pool, fuse, records."""
         tagger = self.models()
         pooled = self.pool(evidence)
-        fused = tagger.tag(pooled, evidence) if self.head else tagger.tag(pooled)
+        with self._text_lock:
+            fused = tagger.tag(pooled, evidence) if self.head else tagger.tag(pooled)
         records = [SegmentRecord(video_id=evidence.video_id, path=evidence.path, segment=ev.segment.index,
                                  start=ev.segment.start, end=ev.segment.end, tags=tuple(f.tags), embedding=f.embedding,
                                  modalities=tuple(f.modalities), fingerprint=self.fingerprint, columns=f.columns)
@@ -218,7 +237,7 @@ class Pipeline:
         cfg = self.config
         on_stage("probe")
         info = probe(video.path)
-        self.models()
+        self._encoders()
         streams = [(m, s) for m in self.active if (s := m.start(video.path, info)) is not None]
         by_feed = {feed: [(m, s) for m, s in streams if m.feed == feed] for feed in ("frames", "audio", "file")}
         items: dict[str, ItemEvidence] = {}
@@ -232,7 +251,7 @@ class Pipeline:
         audio_thread.start()
         on_stage("frames")
         try:
-            frame_times, scores = self._frames(video.path, info, by_feed["frames"], items, warnings)
+            frame_times, scores, sampling = self._frames(video.path, info, by_feed["frames"], items, warnings)
         except BaseException:
             stop_audio.set()  # a failed or timed-out video must not leave its audio ffmpeg running
             raise
@@ -245,7 +264,8 @@ class Pipeline:
         facts: dict[str, Any] = {"subtitle_tracks": 0}
         for m, s in by_feed["file"]:
             on_stage(m.name)
-            items[m.name] = s.finish()
+            with self._text_lock:
+                items[m.name] = s.finish()
             warnings += s.warnings()
             facts.update(s.facts())
 
@@ -255,7 +275,7 @@ class Pipeline:
         rate = info.video.avg_fps if info.video is not None else None
         facts = {"duration": duration, "container": info.container, "has_video": info.video is not None,
                  "has_audio": bool(info.audio), "warnings": warnings, "frame_rate": float(rate) if rate else None,
-                 **facts}
+                 "sampling": sampling, **facts}
         evidence = VideoEvidence(video_id=video.content_id, path=video.path,
                                  encoder_fingerprint=self.encoder_fingerprint,
                                  segments=tuple((s.start, s.end) for s in segments),
@@ -264,17 +284,21 @@ class Pipeline:
         return evidence, info
 
     def _frames(self, path: str, info: MediaInfo, streams: list, items: dict[str, ItemEvidence],
-                warnings: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """One frame decode feeding every frame modality (on the frames worker); frame times and shot scores."""
+                warnings: list[str]) -> tuple[list[np.ndarray], list[np.ndarray], str | None]:
+        """One frame decode feeding every frame modality (on the frames worker); frame times, shot scores and
+        the sampling used ("keyframes" or "fps"; None without frames)."""
         from mmvideo.media.frames import iter_frames
+        from mmvideo.media.keyframes import plan_sampling
 
         cfg = self.config
         times: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         if info.video is None or not (streams or cfg.shots):
-            return times, scores
+            return times, scores, None
+        plan = plan_sampling(path, info, cfg.sample, cfg.segment, cfg.fps)
+        log.debug("%s: sampling %s (%s)", path, plan.mode, plan.reason)
         stream = iter_frames(path, info, fps=cfg.fps, size=(cfg.frame_size, cfg.frame_size), aspect=cfg.aspect,
-                             chunk_frames=max(32, cfg.batch_size))
+                             chunk_frames=max(32, cfg.batch_size), keyframes=plan.mode == "keyframes")
         prev = None
 
         def push(chunk) -> None:
@@ -300,7 +324,8 @@ class Pipeline:
             items[m.name] = worker.submit(s.finish).result()
             warnings += s.warnings()
         warnings += list(stream.warnings)
-        return times, scores
+        sampled = "fps" if any("skip_frame nokey" in w for w in stream.warnings) else plan.mode
+        return times, scores, sampled
 
     def _audio(self, path: str, info: MediaInfo, streams: list, result: dict, stop: threading.Event) -> None:
         """Audio thread: read chunks from ffmpeg; the audio modalities run in order on the audio worker."""
