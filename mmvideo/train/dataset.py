@@ -49,15 +49,24 @@ class FeatureSpec:
         return asdict(self)
 
 
+def fusing_modalities() -> set[str]:
+    """The registered modalities fusion attends over (a head attends over the same ones: its weights fill the
+    ``attention`` struct; items of the others, such as frame signatures, are not features)."""
+    from mmvideo.modalities import available
+
+    return {name for name, cls in available().items() if getattr(cls, "fuses", True)}
+
+
 def infer_specs(evidences: Sequence[VideoEvidence], *, text_dim: int = TEXT_DIM) -> list[FeatureSpec]:
-    """One spec per modality seen in ``evidences`` (first-seen order): its source, width and the most items a
-    segment held (at most ``MAX_ITEMS_CAP``)."""
+    """One spec per fusing modality seen in ``evidences`` (first-seen order): its source, width and the most items
+    a segment held (at most ``MAX_ITEMS_CAP``)."""
     found: dict[str, FeatureSpec] = {}
+    fusing = fusing_modalities()
     for ev in evidences:
         segments = _segments(ev)
         for it in ev.items:
             source, dim = _source(it, text_dim)
-            if source is None:
+            if source is None or it.modality not in fusing:
                 continue
             most = max((len(ix) for ix in _items_per_segment(it, segments, source)), default=0)
             old = found.get(it.modality)
