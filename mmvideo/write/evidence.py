@@ -70,7 +70,7 @@ def _items_table(video_id: str, items: ItemEvidence) -> pa.Table:
     ], schema=EVIDENCE_SCHEMA)
 
 
-def write_evidence(out_dir: os.PathLike | str, evidence: VideoEvidence) -> str:
+def write_evidence(out_dir: os.PathLike | str, evidence: VideoEvidence) -> Path | str:
     """Write (or replace) one video's evidence file (a local folder or an object store); returns where it went."""
     tables = [_items_table(evidence.video_id, it) for it in evidence.items]
     table = pa.concat_tables(tables) if tables else EVIDENCE_SCHEMA.empty_table()

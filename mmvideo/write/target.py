@@ -43,8 +43,9 @@ def remote_path(out_dir: str, rel: str) -> tuple[Any, str]:
     return fs, f"{root}/{rel}"
 
 
-def write_part(out_dir: os.PathLike | str, rel: str, write: Callable[[BinaryIO], None]) -> str:
-    """Write ``out_dir/rel`` whole or not at all with ``write(fh)``; returns where it went.
+def write_part(out_dir: os.PathLike | str, rel: str, write: Callable[[BinaryIO], None]) -> Path | str:
+    """Write ``out_dir/rel`` whole or not at all with ``write(fh)``; returns where it went (a local Path, or the
+    object's path in its store).
 
     Local: temp file + fsync + rename (``write_atomic``). Remote: one upload to the final key (no rename)."""
     if not is_remote(out_dir):
@@ -52,7 +53,7 @@ def write_part(out_dir: os.PathLike | str, rel: str, write: Callable[[BinaryIO],
 
         path = Path(out_dir) / rel
         write_atomic(path, write)
-        return str(path)
+        return path
     fs, path = remote_path(str(out_dir), rel)
     with fs.open_output_stream(path) as fh:
         write(fh)

@@ -69,12 +69,12 @@ def write_atomic(path: Path, write) -> None:
             tmp.unlink()
 
 
-def _write_parquet(out_dir: os.PathLike | str, rel: str, rows: list[dict], schema: pa.Schema) -> str:
+def _write_parquet(out_dir: os.PathLike | str, rel: str, rows: list[dict], schema: pa.Schema) -> Path | str:
     table = pa.Table.from_pylist(rows, schema=schema)
     return write_part(out_dir, rel, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
-def _write_jsonl(out_dir: os.PathLike | str, rel: str, rows: list[dict]) -> str:
+def _write_jsonl(out_dir: os.PathLike | str, rel: str, rows: list[dict]) -> Path | str:
     def write(fh) -> None:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8"))
@@ -84,7 +84,7 @@ def _write_jsonl(out_dir: os.PathLike | str, rel: str, rows: list[dict]) -> str:
 
 
 def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequence[SegmentRecord],
-                formats: Sequence[str] = ("parquet",), *, schema: pa.Schema | None = None) -> list[str]:
+                formats: Sequence[str] = ("parquet",), *, schema: pa.Schema | None = None) -> list[Path | str]:
     """Write (or replace) one video's segment rows and video row in each format; returns where they went.
 
     schema: the segments table's schema (the pipeline's ``segment_schema``: its modalities' columns); default:
