@@ -139,7 +139,7 @@ class _Stub:
     def analyze(self, video, on_stage):
         from mmvideo.errors import MediaError
 
-        raise MediaError("stub: not analyzed", stage="probe")
+        raise MediaError(video.path, "stub: not analyzed", stage="probe")
 
 
 def per_video_overhead(work: Path, n: int) -> dict[str, float]:
@@ -158,8 +158,11 @@ def per_video_overhead(work: Path, n: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     for i in range(n):
         (src / f"f{i:03d}.mp4").write_bytes(rng.bytes(1024))
+    import io
+
     config = RunConfig(jobs=2)
     stub = StubAnalyzers()
+    quiet = Reporter(io.StringIO(), quiet=True)  # every file fails: keep their lines off the terminal
     ray.init(include_dashboard=False, logging_level="ERROR")
     try:
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -171,9 +174,9 @@ def per_video_overhead(work: Path, n: int) -> dict[str, float]:
                 shutil.rmtree(dest, ignore_errors=True)
                 t0 = time.perf_counter()
                 if name == "ray":
-                    run_ray([src], dest, config, stub(config), Reporter(quiet=True), make_analyzer=stub)
+                    run_ray([src], dest, config, stub(config), quiet, make_analyzer=stub)
                 else:
-                    run_local([src], dest, config, stub(config), Reporter(quiet=True))
+                    run_local([src], dest, config, stub(config), quiet)
                 times.append(time.perf_counter() - t0)
             out[name] = times[-1] / n
             out[name + "_first"] = times[0]
@@ -286,8 +289,8 @@ def estimate(costs: dict[str, tuple[float, float]], clip_minutes: float, cores: 
     write = cpu.get("write parts", 0.0)
     commit_wall = costs["commit (state row)"][0] * clip_minutes  # per video
     cpu_host = demux + fuse + write  # with the encoders on the GPU, the CPUs decode, fuse and write
-    per_host_gpu = cores / cpu_host  # video-min per min of wall, CPU-bound
-    per_host_cpu = cores / (cpu_host + encode)
+    per_host_gpu = cores * 60 / cpu_host  # video-min per min of wall: the cores' CPU-seconds over the cost
+    per_host_cpu = cores * 60 / (cpu_host + encode)
     print(f"\n4. estimate from these CPU costs (video-minutes per minute of wall):")
     print(f"   CPU per video-minute: probe+demux {demux:.2f} s, encoders {encode:.2f} s, fuse {fuse:.3f} s, "
           f"write {write:.3f} s; driver commit {commit_wall * 1000:.1f} ms wall per video")

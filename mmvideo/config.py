@@ -97,8 +97,8 @@ class RunConfig:
                            choices=ENGINES)
     address: str | None = _setting(None, "--engine ray: the cluster (auto, ray://host:port, host:port); none: "
                                          "start a local Ray instance sized to this machine", metavar="ADDRESS")
-    worker_gpus: float = _setting(1.0, "--engine ray on a cluster with GPUs: GPUs per encoder actor (0.5: two "
-                                       "actors share a GPU; 0: none)", low=0, high=8)
+    worker_gpus: float = _setting(0.0, "--engine ray on a cluster with GPUs: GPUs per actor (0.25: four share a "
+                                       "GPU; 0: the GPUs shared evenly by one actor per CPU)", low=0, high=8)
     state: str | None = _setting(None, "local folder for the state store and run lock; required when --out is an "
                                        "object store (s3://...), refused otherwise", metavar="DIR")
 

@@ -241,7 +241,9 @@ def test_pool_size_follows_cpus_memory_and_gpus():
     gib = 2**30
     assert pool_size(RunConfig(), {"CPU": 16, "memory": 64 * gib}) == (16, 0.0)
     assert pool_size(RunConfig(), {"CPU": 16, "memory": 6 * gib}) == (4, 0.0)
-    assert pool_size(RunConfig(), {"CPU": 16, "memory": 64 * gib, "GPU": 1}) == (1, 1.0)
+    assert pool_size(RunConfig(), {"CPU": 16, "memory": 64 * gib, "GPU": 1}) == (16, 1 / 16)
+    assert pool_size(RunConfig(), {"CPU": 16, "memory": 64 * gib, "GPU": 32}) == (16, 1.0)
+    assert pool_size(RunConfig(worker_gpus=1), {"CPU": 16, "memory": 64 * gib, "GPU": 1}) == (1, 1.0)
     assert pool_size(RunConfig(worker_gpus=0.25), {"CPU": 16, "memory": 64 * gib, "GPU": 1}) == (4, 0.25)
     assert pool_size(RunConfig(device="cpu"), {"CPU": 16, "memory": 64 * gib, "GPU": 1}) == (16, 0.0)
     assert pool_size(RunConfig(jobs=3), {"CPU": 16, "memory": 64 * gib}) == (3, 0.0)

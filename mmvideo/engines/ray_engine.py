@@ -157,16 +157,20 @@ def check_shared(out: str | os.PathLike, sample_input: str | None) -> None:
 
 def pool_size(config: RunConfig, resources: dict[str, float]) -> tuple[int, float]:
     """(actors, GPUs per actor) for a cluster with ``resources`` (``ray.cluster_resources()``): ``--jobs`` or one
-    per CPU as memory allows; on GPUs (unless ``--device cpu`` or ``--worker-gpus 0``) at most as many as
-    the GPUs hold at ``worker_gpus`` each."""
+    per CPU as memory allows; where the cluster has GPUs (unless ``--device cpu``), each actor gets
+    ``--worker-gpus`` of one (0: the GPUs shared evenly among the actors) and no more actors than that allows."""
     cpus = max(1, int(resources.get("CPU", 1)))
     memory = resources.get("memory")
-    size = min(cpus, max(1, int(memory // WORKER_MEMORY))) if memory else cpus
+    size = config.jobs or (min(cpus, max(1, int(memory // WORKER_MEMORY))) if memory else cpus)
     gpus = resources.get("GPU", 0.0)
-    per = config.worker_gpus if gpus and config.device != "cpu" and config.worker_gpus > 0 else 0.0
-    if per:
-        size = min(size, max(1, int(gpus / per + 1e-9)))
-    return (config.jobs or size), per
+    if not gpus or config.device == "cpu":
+        return size, 0.0
+    per = config.worker_gpus or min(1.0, gpus / size)
+    return min(size, max(1, int(gpus / per + 1e-9))), per
+
+
+GPU_SHARING_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+"""Actors sharing a GPU: TensorFlow and JAX take memory as needed instead of all of it up front."""
 
 
 class RayExecutor:
@@ -217,6 +221,7 @@ class RayExecutor:
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             VideoWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(size, len(items))),
             num_cpus=1, num_gpus=gpus or None,
+            runtime_env={"env_vars": GPU_SHARING_ENV} if 0 < gpus < 1 else None,
             fn_constructor_kwargs={"config": config, "out": out, "formats": tuple(formats),
                                    "make_analyzer": self.make_analyzer, "ledger": ledger,
                                    "max_attempts": self.max_attempts})
