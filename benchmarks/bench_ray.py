@@ -172,14 +172,16 @@ def per_video_overhead(work: Path, n: int) -> dict[str, float]:
             for k in range(2):  # the first pays the actor pool's start-up
                 dest = work / f"stub-out-{name}-{k}"
                 shutil.rmtree(dest, ignore_errors=True)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 if name == "ray":
                     run_ray([src], dest, config, stub(config), quiet, make_analyzer=stub)
                 else:
                     run_local([src], dest, config, stub(config), quiet)
                 times.append(time.perf_counter() - t0)
+                driver_cpu = time.process_time() - c0
             out[name] = times[-1] / n
             out[name + "_first"] = times[0]
+            out[name + "_driver_cpu"] = driver_cpu / n  # this process alone: the serial part every file costs
         return out
     finally:
         ray.shutdown()
@@ -267,40 +269,43 @@ def main() -> None:
               f"CPU {fixed.cpu:.1f} s, peak {fixed.peak_mb:.0f} MB")
         over = per_video_overhead(work, a.stub_files)
         print(f"   per file with a stub analysis ({a.stub_files} files, --jobs 2, warm): local "
-              f"{over['local'] * 1000:.1f} ms, ray {over['ray'] * 1000:.1f} ms "
+              f"{over['local'] * 1000:.1f} ms, ray {over['ray'] * 1000:.1f} ms wall; the driver's own CPU per file: "
+              f"local {over['local_driver_cpu'] * 1000:.1f} ms, ray {over['ray_driver_cpu'] * 1000:.1f} ms "
               f"(first ray run with its actor pool start: {over['ray_first']:.1f} s)")
         costs, clip_minutes = stage_costs(sorted(folder.glob("*.mp4"))[0])
     print(f"\n3. per-stage costs on one {clip_minutes:.1f}-minute clip (s per video-minute; LiteRT on this CPU):")
     for name, (w, c) in costs.items():
         unit = "s once" if name.startswith("load") else "s/video-min"
         print(f"   {name:34s} wall {w:7.3f}  CPU {c:7.3f}  {unit}")
-    estimate(costs, clip_minutes)
+    estimate(costs, clip_minutes, over["ray_driver_cpu"])
     print(f"\nload average at end {os.getloadavg()[0]:.2f}")
 
 
-def estimate(costs: dict[str, tuple[float, float]], clip_minutes: float, cores: int = 16, hosts: int = 10) -> None:
+def estimate(costs: dict[str, tuple[float, float]], clip_minutes: float, driver_cpu: float, cores: int = 16,
+             hosts: int = 10) -> None:
     """Throughput of a 16-core host with one GPU and of ten, from the measured CPU per video-minute. Assumed: on
     the GPU the encoders' time is small beside decode (60 frames and 60 s of audio per video-minute), and the
-    driver commits one state row per video of ``clip_minutes``."""
+    driver spends ``driver_cpu`` s per video (Ray Data's scheduling, the commit) whatever the number of hosts."""
     cpu = {k: c for k, (w, c) in costs.items() if not k.startswith("load")}
     demux = sum(c for k, c in cpu.items() if k.startswith(("probe", "demux")))
     encode = sum(c for k, c in cpu.items() if k.startswith("encode"))
     fuse = cpu.get("fuse", 0.0)
     write = cpu.get("write parts", 0.0)
-    commit_wall = costs["commit (state row)"][0] * clip_minutes  # per video
+    commit_wall = costs["commit (state row)"][0] * clip_minutes + driver_cpu  # the driver's serial time per video
     cpu_host = demux + fuse + write  # with the encoders on the GPU, the CPUs decode, fuse and write
     per_host_gpu = cores * 60 / cpu_host  # video-min per min of wall: the cores' CPU-seconds over the cost
     per_host_cpu = cores * 60 / (cpu_host + encode)
     print(f"\n4. estimate from these CPU costs (video-minutes per minute of wall):")
     print(f"   CPU per video-minute: probe+demux {demux:.2f} s, encoders {encode:.2f} s, fuse {fuse:.3f} s, "
-          f"write {write:.3f} s; driver commit {commit_wall * 1000:.1f} ms wall per video")
+          f"write {write:.3f} s; the driver {commit_wall * 1000:.1f} ms per video (Ray Data + commit)")
     print(f"   one {cores}-core host, encoders on its GPU: {per_host_gpu:.0f} video-min/min "
           f"({per_host_gpu:.0f} video-hours/hour), bound by demux (CPU); encoders on its CPUs: "
           f"{per_host_cpu:.0f}")
-    print(f"   {hosts} such hosts: {hosts * per_host_gpu:.0f} video-min/min if demux stays the bound; the driver "
-          f"commits {60 / max(commit_wall, 1e-6):.0f} videos per minute (one state row each: "
-          f"{60 / max(commit_wall, 1e-6) * clip_minutes:.0f} video-min/min at {clip_minutes:.1f}-minute videos), so it "
-          f"binds only past that")
+    driver = 60 / max(commit_wall, 1e-6) * clip_minutes  # video-min/min the driver can hand out and commit
+    cluster = hosts * per_host_gpu
+    bound = "demux on the hosts' CPUs" if cluster <= driver else "the driver (Ray Data scheduling + commit, serial)"
+    print(f"   {hosts} such hosts: {min(cluster, driver):.0f} video-min/min, bound by {bound} (hosts "
+          f"{cluster:.0f}, driver {driver:.0f} at {clip_minutes:.1f}-minute videos)")
 
 
 if __name__ == "__main__":

@@ -233,8 +233,12 @@ def test_object_store_output_needs_a_state_folder_and_a_local_one_refuses_it(fol
 
 def test_inputs_every_node_cannot_see_are_refused(cluster, tmp_path):
     check_shared(tmp_path / "out", str(Path(__file__)))  # one node: it sees this folder and this file
-    with pytest.raises(SetupError, match="shared mount that every node sees"):
+    with pytest.raises(SetupError, match="nowhere.mp4: the input videos must be on a shared mount"):
         check_shared(tmp_path / "out", str(tmp_path / "nowhere.mp4"))
+    check_shared(None, str(Path(__file__)))  # an object-store output: only the inputs are checked
+    with pytest.raises(SetupError, match="must be on a shared mount"):
+        check_shared(None, str(tmp_path / "nowhere.mp4"))
+    assert not list((tmp_path / "out" / ".mmvideo").iterdir())  # the marker is gone
 
 
 def test_pool_size_follows_cpus_memory_and_gpus():

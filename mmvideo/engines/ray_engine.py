@@ -125,18 +125,20 @@ def _sees(paths: list[str], token: str) -> list[bool]:
     return seen
 
 
-def check_shared(out: str | os.PathLike, sample_input: str | None) -> None:
+def check_shared(out: str | os.PathLike | None, sample_input: str | None) -> None:
     """``SetupError`` unless every alive node of the cluster sees the local output folder ``out`` (a marker
-    written here) and ``sample_input``: on several hosts (or through ray://) they must be a shared mount."""
+    written here; None for an object store) and ``sample_input``: on several hosts, or through ray://, they must
+    be on a shared mount, at the same path."""
     ray = import_ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     token = uuid.uuid4().hex
-    marker = Path(out).resolve() / ".mmvideo" / f"shared-check-{token}"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(token)
-    paths = [str(marker)] + ([os.path.abspath(sample_input)] if sample_input else [])
+    marker = Path(out).resolve() / ".mmvideo" / f"shared-check-{token}" if out is not None else None
+    if marker is not None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(token)
+    paths = [str(marker) if marker is not None else ""] + ([os.path.abspath(sample_input)] if sample_input else [])
     try:
         probe = ray.remote(num_cpus=0)(_sees)
         refs = [(n.get("NodeManagerAddress", n["NodeID"]),
@@ -144,8 +146,9 @@ def check_shared(out: str | os.PathLike, sample_input: str | None) -> None:
                  .remote(paths, token)) for n in nodes]
         seen = [(host, ray.get(ref, timeout=120)) for host, ref in refs]
     finally:
-        marker.unlink(missing_ok=True)
-    blind = [host for host, ok in seen if not ok[0]]
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+    blind = [host for host, ok in seen if marker is not None and not ok[0]]
     if blind:
         raise SetupError(f"{out}: a local output folder on a Ray cluster must be a shared mount that every node "
                          f"sees at the same path; not seen from {', '.join(blind)} (or use --out s3://... --state DIR)")
@@ -201,8 +204,8 @@ class RayExecutor:
             check_models(needed)
         started = connect(self.address)
         try:
-            if not is_remote(out) and self.address is not None:
-                check_shared(out, todo[0][1].path)
+            if self.address is not None:  # a cluster: its nodes must see the inputs (and a local --out)
+                check_shared(None if is_remote(out) else out, todo[0][1].path)
             self._run(todo, out, config, analyzer, reporter, summary, state, formats, t0)
         finally:
             if started:
