@@ -13,7 +13,7 @@ finishes a compaction a killed process left half done, splits the videos it will
 compacted files, and ends with a compaction when it wrote parts and ``auto_compact`` per-video parts piled up.
 
 The results may go to an object store (``s3://...``, ``write/target.py``): then the state store and the lock
-live in the local ``config.state`` folder and nothing is compacted. Another engine (``engines/ray.py``) reuses
+live in the local ``config.state`` folder and nothing is compacted. Another engine (``engines/ray_engine.py``) reuses
 this driver with its own ``executor``: everything but how ``process`` calls are spread stays here.
 """
 
