@@ -231,17 +231,20 @@ class RayExecutor:
         # Ray Data gives its actors max_restarts=-1 and max_task_retries=-1: a dead worker is restarted (models
         # loaded again) and its video retried; the ledger bounds the retries of a video that keeps killing them.
         left = len(todo)
-        for row in ds.iter_rows():
-            outcome = pickle.loads(row["outcome"])
-            if isinstance(outcome, SetupError):
-                raise outcome
-            reporter.video_started(outcome.video.path, index.get(outcome.video.key, 0))
-            commit(outcome, state, reporter, summary)
-            left -= 1
-            if left and config.max_runtime is not None and time.monotonic() - t0 > config.max_runtime:
-                summary.pending += left  # in flight: their parts may be written; the next run redoes them
-                summary.stopped_early = True
-                break
+        try:
+            for row in ds.iter_rows():
+                outcome = pickle.loads(row["outcome"])
+                if isinstance(outcome, SetupError):
+                    raise outcome
+                reporter.video_started(outcome.video.path, index.get(outcome.video.key, 0))
+                commit(outcome, state, reporter, summary)
+                left -= 1
+                if left and config.max_runtime is not None and time.monotonic() - t0 > config.max_runtime:
+                    summary.pending += left  # in flight: their parts may be written; the next run redoes them
+                    summary.stopped_early = True
+                    break
+        finally:
+            ray.kill(ledger)  # a connection kept open (several runs from one process) keeps no ledgers
 
 
 def run_ray(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: RunConfig,
