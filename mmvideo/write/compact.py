@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmvideo.errors import SetupError
+from mmvideo.write.target import is_remote
 
 TABLES = ("segments", "videos")
 PREFIX = "compact-"
@@ -333,6 +334,8 @@ def compacted_keys(out_dir: os.PathLike | str) -> dict[str, str]:
 def evict(out_dir: os.PathLike | str, keys: Iterable[str]) -> int:
     """Split ``keys`` back out of their compacted files into per-video parts (one swap), so a run can replace or
     remove them part by part; returns how many were compacted. Call under the run lock."""
+    if is_remote(out_dir):  # runs never compact an object store's parts
+        return 0
     out = Path(out_dir)
     manifest = read_manifest(out)
     if not manifest["files"]:
