@@ -115,6 +115,11 @@ def test_missing_modality_changes_nothing_else(tagger):
 def test_fused_embedding_is_a_unit_vector_in_the_text_space(tagger):
     (fused,) = tagger.tag([SegmentInput(text="a dog in a bathtub")])
     assert fused.embedding.shape == (D,) and fused.embedding.dtype == np.float32
+    sentence = "a video of " + ", ".join(labels(fused) + [f["label"] for f in fused.columns["fine_tags"]])
+    moved = vector("a dog in a bathtub") + tagger.settings.tag_text_weight * vector(sentence)
+    np.testing.assert_allclose(fused.embedding, moved / np.linalg.norm(moved), atol=1e-6)
+    plain = make(FakeTextEncoder(), default_vocabulary(), settings=TaggerSettings(tag_text_weight=0.0))
+    (fused,) = plain.tag([SegmentInput(text="a dog in a bathtub")])
     np.testing.assert_allclose(fused.embedding, vector("a dog in a bathtub"), atol=1e-6)
     with_vectors = make(FakeTextEncoder(), default_vocabulary(), config=RunConfig(modality_embeddings=True))
     (fused,) = with_vectors.tag([SegmentInput(text="a dog in a bathtub")])
@@ -128,7 +133,8 @@ def test_texts_are_embedded_once_per_batch_and_given_embeddings_are_used():
     given = vector("creek")
     out = tagger.tag([SegmentInput(text="hello"), SegmentInput(text="hello"), SegmentInput(text="  "),
                       SegmentInput(text="ignored", text_embedding=given)])
-    assert encoder.calls == [["hello"]]
+    assert encoder.calls[0] == ["hello"]  # then at most one call for the batch's tag sentences
+    assert len(encoder.calls) <= 2 and all(c[0].startswith("a video of ") for c in encoder.calls[1:])
     assert out[2].modalities == () and labels(out[3])[0] == "creek"
 
 
@@ -311,16 +317,23 @@ def test_a_confident_audio_token_and_clear_image_evidence_both_get_slots(tagger)
     (fused,) = tagger.tag([seg])
     owners = {max(t.attention, key=t.attention.get) for t in fused.tags}
     assert {"image", "audio"} <= owners
-    assert "goose" in labels(fused) and "speech" in labels(fused)
+    assert "bird" in labels(fused) and "speech" in labels(fused)
+    assert fused.columns["fine_tags"][0]["label"] == "goose"  # fine tags beside the five slots
 
 
 def test_a_childs_evidence_reaches_its_parents_and_comes_first(tagger):
     assert maps.tag_parents()["goose"] == ("bird",) and "animal" in maps.tag_parents()["bird"]
     (fused,) = tagger.tag([SegmentInput(image_probs=one_hot(1000, GOOSE, 0.8))])
     top = labels(fused)
-    assert top.index("goose") < top.index("bird") < top.index("animal")
+    assert "goose" not in top and top.index("bird") < top.index("animal")  # fine tags keep out of the slots
+    fine = {f["label"]: f["score"] for f in fused.columns["fine_tags"]}
     scores = {t.label: t.score for t in fused.tags}
-    assert scores["bird"] >= scores["goose"] - 1e-6 and scores["animal"] >= scores["goose"] - 1e-6
+    assert scores["bird"] >= fine["goose"] - 1e-6 and scores["animal"] >= fine["goose"] - 1e-6
+    slots = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, audio_classes=AUDIO_NAMES,
+                 settings=TaggerSettings(fine_slots=5))
+    (fused,) = slots.tag([SegmentInput(image_probs=one_hot(1000, GOOSE, 0.8))])
+    top = labels(fused)
+    assert top.index("goose") < top.index("bird") < top.index("animal")
 
 
 def test_concept_embeddings_keep_what_the_classifier_saw(tagger):
