@@ -88,7 +88,8 @@ def test_audio_speech_and_silence(tagger):
 
 def test_faces_stand_for_people(tagger):
     (fused,) = tagger.tag([SegmentInput(face_confidence=0.9, faces=2)])
-    assert labels(fused)[0] == "person" and fused.tags[0].score == pytest.approx(0.9, abs=1e-4)
+    boosted = 1 - (1 - 0.9) ** tagger.settings.supported_boost  # faces name "person": its score is raised
+    assert labels(fused)[0] == "person" and fused.tags[0].score == pytest.approx(boosted, abs=1e-4)
     (weak,) = tagger.tag([SegmentInput(face_confidence=0.2)])
     assert weak.modalities == ()
 
@@ -213,7 +214,9 @@ def test_min_score_cuts_weak_tags_and_a_trained_layer_can_be_given():
     layer = LabelQueryAttention(num_modalities=4, scale=[0.5, 1.0, 1.0, 1.0])
     halved = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, layer=layer)
     assert halved.layer is layer
-    assert halved.tag([seg])[0].tags[0].score == pytest.approx(0.5 * 0.8, abs=1e-4)  # peak 1 x length 0.8 x 0.5
+    raw = 0.5 * 0.8  # peak 1 x length 0.8 x 0.5, then raised: the image's classes name "dog"
+    boost = halved.settings.supported_boost
+    assert halved.tag([seg])[0].tags[0].score == pytest.approx(1 - (1 - raw) ** boost, abs=1e-4)
     with pytest.raises(ParameterError, match="Received: num_modalities=2"):
         make(FakeTextEncoder(), ["a", "b"], layer=LabelQueryAttention(num_modalities=2))
 
@@ -344,6 +347,20 @@ def test_concept_embeddings_keep_what_the_classifier_saw(tagger):
     assert fused.concepts["audio"] is None and fused.columns["audio_concept_embedding"] is None
     (text,) = tagger.tag([SegmentInput(text="geese on a lake")])
     assert float(text.concepts["text"] @ vector("geese on a lake")) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_tags_no_evidence_names_give_way():
+    """A dog's picture: the maps name dog, pet, animal; a text-space neighbour the maps do not name is cut."""
+    near = FakeTextEncoder(same={"cat": "dog"})  # "cat" sits on "dog" in this text space
+    seg = SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8))
+    plain = make(near, default_vocabulary(), image_classes=IMAGE_NAMES,
+                 settings=TaggerSettings(min_score=0.5, unsupported=1.0, supported_boost=1.0))
+    gated = make(near, default_vocabulary(), image_classes=IMAGE_NAMES, settings=TaggerSettings(min_score=0.5))
+    assert "cat" in labels(plain.tag([seg])[0])
+    (fused,) = gated.tag([seg])
+    assert "cat" not in labels(fused) and {"dog", "pet", "animal"} <= set(labels(fused))
+    (text,) = gated.tag([SegmentInput(text="cat")])  # text names anything: nothing is cut
+    assert labels(text)[0] in ("cat", "dog")
 
 
 def test_masked_modalities_are_left_out_of_fusion_and_concepts():

@@ -38,6 +38,25 @@ def smooth_context(scores: np.ndarray, present: np.ndarray, weight: float) -> np
     return np.where(p > 0, blended, s).astype(np.float32)
 
 
+def weigh_support(scores: np.ndarray, named: np.ndarray, unsupported: float, boost: float,
+                  ancestors: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+    """Scores of tags the evidence names raised to ``1 - (1 - s) ** boost``, the others' times ``unsupported``.
+
+    scores: (B, T) float32; named: (B, T) bool (a named tag's ancestors count as named: ``parent_index``).
+    Negative scores stay as they are. (B, T) float32.
+    """
+    s = np.asarray(scores, dtype=np.float32)
+    n = np.array(named, dtype=bool, copy=True)
+    if ancestors is not None:
+        for child, ups in enumerate(ancestors):
+            if ups:
+                ups_ = np.asarray(ups, dtype=np.int64)
+                n[:, ups_] |= n[:, child:child + 1]
+    pos = np.clip(s, 0.0, 1.0)
+    raised = np.where(s > 0, 1.0 - (1.0 - pos) ** boost, s)
+    return np.where(n, raised, np.where(s > 0, s * unsupported, s)).astype(np.float32)
+
+
 def parent_index(labels: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[tuple[int, ...]]:
     """For each tag of ``labels``, the indices of its ancestors (parents, their parents...) in ``labels``."""
     index = {label: i for i, label in enumerate(labels)}
