@@ -37,7 +37,7 @@ POOLING = ("mean", "max", "mix")
 EMBEDDINGS = ("tags", "concepts")
 
 #: bump when the default settings, the vocabulary or the maps change results (part of the run fingerprint)
-FUSION_VERSION = "2"
+FUSION_VERSION = "3"
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def segment_row(rec: SegmentRecord, schema: pa.Schema | None = None) -> dict[str
                 value = _vec(value, f.type.list_size)
             row[f.name] = value
     row["fingerprint"] = rec.fingerprint
-    return row
+    return {f.name: row[f.name] for f in schema}
 
 
 def video_row(rec: VideoRecord) -> dict[str, Any]:
