@@ -164,12 +164,19 @@ class State:
         rows += self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files").fetchall()
         return sorted((VideoState(*r) for r in rows), key=lambda e: e.path)
 
-    def missing(self, exists: Callable[[str], bool] = os.path.exists) -> list[VideoState]:
+    def missing(self, exists: Callable[[str], bool] | None = None) -> list[VideoState]:
         """Recorded files whose path no longer exists (deleted, or moved and not seen by a run since), by path.
 
-        Streams the rows (a ``stat`` each; objects only for the missing ones): quick on 100,000 files."""
-        gone = [VideoState(*row) for sql in (f"SELECT {_VIDEO_COLUMNS} FROM videos", f"SELECT {_FILE_COLUMNS} FROM files")
-                for row in self.db.execute(sql) if not exists(row[1])]
+        Reads only the paths, checks them against one listing per folder (``ListedPaths``; pass ``exists`` to
+        check otherwise) and builds objects only for the missing ones: quick on 100,000 files."""
+        exists = exists or ListedPaths()
+        gone = []
+        for table, columns in (("videos", _VIDEO_COLUMNS), ("files", _FILE_COLUMNS)):
+            lost = [p for (p,) in self.db.execute(f"SELECT path FROM {table}") if not exists(p)]
+            for start in range(0, len(lost), 500):  # SQLite's bound-parameter limit
+                chunk = lost[start:start + 500]
+                gone += [VideoState(*row) for row in self.db.execute(
+                    f"SELECT {columns} FROM {table} WHERE path IN ({','.join('?' * len(chunk))})", chunk)]
         return sorted(gone, key=lambda e: e.path)
 
     def mark_done(self, video_id: str, path: str, fingerprint: str, duration: float | None) -> None:
@@ -220,6 +227,36 @@ class State:
         cur = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1")
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+class ListedPaths:
+    """``os.path.exists`` answered from one ``scandir`` per folder (cached): 100 listings instead of 100,000
+    ``stat`` calls for a library of 1,000-file folders. A symbolic link is still followed (``os.path.exists``)."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, dict[str, bool] | None] = {}
+
+    def _listing(self, folder: str) -> dict[str, bool] | None:
+        """name -> is a symbolic link, for every entry of ``folder``; None when it cannot be listed."""
+        if folder not in self.folders:
+            try:
+                with os.scandir(folder or ".") as it:
+                    self.folders[folder] = {e.name: e.is_symlink() for e in it}
+            except (FileNotFoundError, NotADirectoryError):
+                self.folders[folder] = {}  # the folder is gone: so is everything in it
+            except OSError:
+                self.folders[folder] = None
+        return self.folders[folder]
+
+    def __call__(self, path: str) -> bool:
+        folder, _, name = path.rpartition(os.sep)
+        listing = self._listing(folder if folder or not path.startswith(os.sep) else os.sep)
+        if listing is None:
+            return os.path.exists(path)  # e.g. a folder we may not list but may traverse
+        link = listing.get(name)
+        if link is None:
+            return False
+        return os.path.exists(path) if link else True
 
 
 def _int64(value: int) -> int:
