@@ -258,19 +258,19 @@ def test_a_compaction_killed_while_writing_changes_nothing(tmp_path, monkeypatch
 
     _, out = _library(tmp_path)
     before = _rows_every_way(out)
-    real_write, calls = compaction._write_hidden, []
+    real_write, calls = compaction._write_row_group, []
 
-    def dies_on_third(path, table, parts):
-        calls.append(path)
+    def dies_on_third(writer, table):  # the process dies while streaming the second file's rows
+        calls.append(table.num_rows)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        real_write(path, table, parts)
+        real_write(writer, table)
 
-    monkeypatch.setattr(compaction, "_write_hidden", dies_on_third)
+    monkeypatch.setattr(compaction, "_write_row_group", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
         compaction.compact(out, target_rows=6)
     assert _rows_every_way(out) == before and compaction.read_manifest(out)["phase"] == "idle"
-    monkeypatch.setattr(compaction, "_write_hidden", real_write)
+    monkeypatch.setattr(compaction, "_write_row_group", real_write)
     compaction.compact(out, target_rows=6)
     assert _rows_every_way(out) == before and not [p for p in (out / "parquet").rglob(".*")]
 

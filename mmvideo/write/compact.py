@@ -266,9 +266,103 @@ def per_video_keys(out_dir: os.PathLike | str) -> list[str]:
     return sorted(keys)
 
 
+@dataclass
+class _Video:
+    """One video going into a compacted file: per table where its rows are (a per-video part, or a slice
+    (offset, rows) of an old compacted file) and how many; the files it replaces."""
+
+    key: str
+    where: dict[str, tuple] = field(default_factory=dict)  # table -> (path,) or (path, offset, rows)
+    rows: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+class _Reader:
+    """Reads a video's rows of one table; keeps the last old compacted file read (its videos come in a row)."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.table: pa.Table | None = None
+
+    def __call__(self, where: tuple) -> pa.Table:
+        if len(where) == 1:
+            return pq.ParquetFile(where[0]).read()
+        path, offset, rows = where
+        if path != self.path:
+            self.path, self.table = None, None  # drop the previous file before reading the next
+            self.table, self.path = _read(path), path
+        return self.table.slice(offset, rows)
+
+
+def _plan(videos: Iterable[_Video], target_rows: int) -> Iterable[tuple[list[_Video], dict[str, pa.Schema]]]:
+    """Group videos into compacted files of about ``target_rows`` rows (at most ``MAX_PARTS`` videos) and
+    the schema of each table of each file (the videos' schemas unified, as ``concat_tables`` would)."""
+    batch: list[_Video] = []
+    schemas: dict[str, pa.Schema] = {}
+    rows = parts = 0
+    for video in videos:
+        for t, where in video.where.items():
+            schema = _schema_of(where)
+            if t not in schemas:
+                schemas[t] = schema
+            elif not schemas[t].equals(schema, check_metadata=False):
+                schemas[t] = pa.unify_schemas([schemas[t], schema], promote_options="default")
+        batch.append(video)
+        rows += sum(video.rows.values())
+        parts += "videos" in video.where
+        if rows >= target_rows or parts >= MAX_PARTS:
+            yield batch, schemas
+            batch, schemas, rows, parts = [], {}, 0, 0
+    if batch:
+        yield batch, schemas
+
+
+def _schema_of(where: tuple) -> pa.Schema:
+    schema = pq.read_schema(where[0])
+    return schema.remove_metadata() if len(where) == 3 else schema  # an old compacted file: not its parts list
+
+
+def _conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s fields, in its order and types (missing ones null)."""
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    n = table.num_rows
+    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(n, f.type)
+            for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _write_row_group(writer: pq.ParquetWriter, table: pa.Table) -> None:
+    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+
+def _write_streamed(path: Path, schema: pa.Schema, parts: list[tuple[str, int]], tables: Iterable[pa.Table]) -> None:
+    """Write ``tables`` (one per video, in ``parts`` order) as one file at hidden ``path``, whole and fsynced,
+    in row groups of ``ROW_GROUP_ROWS``: memory holds one row group, not the file."""
+    schema = schema.with_metadata({**(schema.metadata or {}), PARTS_KEY: json.dumps(parts)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
+            pending: list[pa.Table] = []
+            rows = 0
+            for table in tables:
+                pending.append(_conform_to(table, schema))
+                rows += table.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    merged = pa.concat_tables(pending)
+                    full = rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+                    _write_row_group(writer, merged.slice(0, full))
+                    pending, rows = [merged.slice(full)], rows - full
+            if rows or not parts:
+                _write_row_group(writer, pa.concat_tables(pending) if pending else schema.empty_table())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def compact(out_dir: os.PathLike | str, *, target_rows: int = TARGET_ROWS) -> Compaction:
     """Merge every per-video Parquet part (and compacted files under half ``target_rows``) into compacted
-    files of about ``target_rows`` rows (segments + videos). Call under the run lock (``mmvideo compact`` takes it)."""
+    files of about ``target_rows`` rows (segments + videos), streaming: one video's rows and one row group in
+    memory at a time. Call under the run lock (``mmvideo compact`` takes it)."""
     out = Path(out_dir)
     recover(out)
     _clean_leftovers(out)
@@ -280,24 +374,55 @@ def compact(out_dir: os.PathLike | str, *, target_rows: int = TARGET_ROWS) -> Co
     result = Compaction(parts=len(keys))
     if not keys and len(small) <= 1:
         return result
-    batch = _Batcher(out, manifest["generation"] + 1, target_rows)
-    for name in small:  # an old file goes in the step of the first new file that takes its rows
-        split = {t: _split(out / "parquet" / t / name) for t in TABLES}
-        for key in dict.fromkeys(k for t in TABLES for k in split[t]):
-            batch.add(key, {t: split[t].get(key) for t in TABLES}, [f"parquet/{t}/{name}" for t in TABLES])
+    generation = manifest["generation"] + 1
+    steps, names, reader = [], [], _Reader()
+    for batch, schemas in _plan(_videos(out, small, keys), target_rows):
+        name = f"{PREFIX}{generation:06d}-{len(names):04d}.parquet"
+        step = {"remove": list(dict.fromkeys(s for v in batch for s in v.sources)), "rename": []}
+        for t in TABLES:
+            members = [v for v in batch if t in v.where]
+            if not members:
+                continue
+            hidden = f"parquet/{t}/.{name}.cmp-{os.getpid()}"
+            _write_streamed(out / hidden, schemas[t], [(v.key, v.rows[t]) for v in members],
+                            (reader(v.where[t]) for v in members))
+            step["rename"].append((hidden, f"parquet/{t}/{name}"))
+            result.rows += sum(v.rows[t] for v in members) if t == "segments" else 0
+        names.append(name)
+        steps.append(step)
+    reader.table = None
+    files = [n for n in manifest["files"] if n not in small] + names
+    _swap(out, files, steps)
+    result.files, result.replaced = names, len(small)
+    return result
+
+
+def _videos(out: Path, small: list[str], keys: list[str]) -> Iterable[_Video]:
+    """The videos to compact: those of the small compacted files (an old file goes in the step of the first
+    new file that takes its rows), then the per-video parts."""
+    for name in small:
+        sources = [f"parquet/{t}/{name}" for t in TABLES]
+        found: dict[str, _Video] = {}
+        for t in TABLES:
+            path = out / "parquet" / t / name
+            offset = 0
+            for key, rows in (parts_of(path) if path.exists() else []):
+                video = found.setdefault(key, _Video(key, sources=sources))
+                video.where[t], video.rows[t] = (path, offset, rows), rows
+                offset += rows
+        yield from found.values()
     for key in keys:
-        tables, sources = {}, []
+        video = _Video(key)
         for t in TABLES:
             part = out / "parquet" / t / f"{key}.parquet"
-            if part.exists():
-                tables[t] = _read(part)
-                sources.append(f"parquet/{t}/{key}.parquet")
-        batch.add(key, tables, sources)
-    batch.flush()
-    files = [n for n in manifest["files"] if n not in small] + batch.names
-    _swap(out, files, batch.steps)
-    result.files, result.replaced, result.rows = batch.names, len(small), batch.total_rows
-    return result
+            try:
+                video.rows[t] = pq.read_metadata(part).num_rows
+            except FileNotFoundError:
+                continue
+            video.where[t] = (part,)
+            video.sources.append(f"parquet/{t}/{key}.parquet")
+        if video.where:
+            yield video
 
 
 def _rows(path: Path) -> int:
