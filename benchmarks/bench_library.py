@@ -25,6 +25,7 @@ import argparse
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -60,6 +61,10 @@ def generate(lib: Path, n: int) -> float:
             fh.write(b"not a video %d\n" % i)
         os.utime(path, (old, old))
     return time.monotonic() - t0
+
+
+def load() -> str:
+    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def timed(args: list[str], fill: bool = False) -> tuple[float, float, int]:
@@ -98,8 +103,10 @@ def main() -> None:
         t0 = time.monotonic()
         n = synthesize(lib, out)
         print(f"  synthesized the first run's results for {n} files: {time.monotonic() - t0:.1f} s", flush=True)
+    parts = sum(1 for p in (out / "parquet" / "segments").iterdir() if not p.name.startswith("compact-"))
     wall, rss, rc = timed(["compact", str(out)])  # what the first run's end does when it wrote >= 1,000 parts
-    print(f"mmvideo compact after the first run(s): {wall:.1f} s, peak RSS {rss:.0f} MB, exit {rc}", flush=True)
+    print(f"mmvideo compact after the first run(s), {parts} per-video parts: {wall:.1f} s, peak RSS {rss:.0f} MB, "
+          f"exit {rc} ({load()})", flush=True)
     reruns(lib, out, run, args.files)
 
 
@@ -165,12 +172,18 @@ def synthesize(lib: Path, out: Path) -> int:
 
 
 def reruns(lib: Path, out: Path, run: list[str], files: int) -> None:
-    """Time the reruns: nothing changed (twice), the ``--rehash`` baseline, 10 files changed; then status."""
-    for label, extra in (("rerun, nothing changed", []), ("rerun, nothing changed (again, warm)", []),
-                         ("baseline: rerun --rehash (every file read, as before)", ["--rehash"])):
-        wall, rss, rc = timed(["run", str(lib), *run[1:], *extra])
-        print(f"{label}: {wall:.2f} s total, {wall / files * 1e6:.0f} us/file, peak RSS {rss:.0f} MB, "
-              f"exit {rc}", flush=True)
+    """Time the reruns: nothing changed (3 times), the ``--rehash`` baseline, 10 files changed; then status."""
+    walls, peaks = [], []
+    for _ in range(3):
+        wall, rss, rc = timed(["run", str(lib), *run[1:]])
+        walls.append(wall)
+        peaks.append(rss)
+        print(f"rerun, nothing changed: {wall:.2f} s total, {wall / files * 1e6:.0f} us/file, peak RSS {rss:.0f} MB, "
+              f"exit {rc} ({load()})", flush=True)
+    print(f"  best {min(walls):.2f} s, median {statistics.median(walls):.2f} s, peak RSS {max(peaks):.0f} MB", flush=True)
+    wall, rss, rc = timed(["run", str(lib), *run[1:], "--rehash"])
+    print(f"baseline: rerun --rehash (every file read, as before): {wall:.2f} s total, {wall / files * 1e6:.0f} us/file, "
+          f"peak RSS {rss:.0f} MB, exit {rc} ({load()})", flush=True)
     since = time.time_ns() - 10**9
     for i in range(10):  # new content (so each gets a new content id and is processed), spread over the library
         n = i * (files // 10) + 7
@@ -180,9 +193,14 @@ def reruns(lib: Path, out: Path, run: list[str], files: int) -> None:
     wall, rss, rc = timed(["run", str(lib), *run[1:]])
     hashed, last = after_touch(out, since)
     print(f"rerun after touching 10 files: {wall:.2f} s, peak RSS {rss:.0f} MB, exit {rc}; files hashed again: "
-          f"{hashed}; processed: {last['done'] + last['failed']} (skipped {last['skipped']})", flush=True)
-    wall, _, _ = timed(["status", str(out)])
-    print(f"mmvideo status: {wall:.2f} s")
+          f"{hashed}; processed: {last['done'] + last['failed']} (skipped {last['skipped']}) ({load()})", flush=True)
+    walls, peaks = [], []
+    for _ in range(3):
+        wall, rss, _ = timed(["status", str(out)])
+        walls.append(wall)
+        peaks.append(rss)
+    print(f"mmvideo status ({files} files recorded): best {min(walls):.2f} s, median {statistics.median(walls):.2f} s "
+          f"wall, peak RSS {max(peaks):.0f} MB ({load()})", flush=True)
 
 
 if __name__ == "__main__":

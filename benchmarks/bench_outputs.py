@@ -211,6 +211,7 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip", choices=("videos", "million"), action="append", default=[])
+    ap.add_argument("--reuse", action="store_true", help="part 2: keep the generated segments of an earlier call")
     ap.add_argument("--dir", default=os.environ.get("MMVIDEO_BENCH_OUT", "/tmp/mmvideo-out"))
     args = ap.parse_args()
     REPEAT = args.repeat
@@ -230,8 +231,10 @@ def main() -> None:
 
     if "million" not in args.skip:
         out = root / "million"
-        shutil.rmtree(out, ignore_errors=True)
-        print(f"part 2: {args.segments} segments written in {write_segments(out, args.segments):.1f} s", flush=True)
+        if not (args.reuse and (out / "parquet" / "segments").is_dir()):
+            shutil.rmtree(out, ignore_errors=True)
+            print(f"part 2: {args.segments} segments written in {write_segments(out, args.segments):.1f} s",
+                  flush=True)
         enc = Encoder()
         t, _ = timed(lambda: search(out, "q", k=10, encoder=enc))
         cache = out / ".mmvideo" / "search"

@@ -258,11 +258,21 @@ def _ranked_from_cache(index, query: Mapping[str, np.ndarray], which: tuple[str,
     offsets = {name: CONCEPT_OFFSET for name in which if name != FUSED} if len(which) > 1 else {}
     n = index.size
     lower, upper = {}, {}
-    for name in which:
+
+    def scan(name: str) -> tuple[np.ndarray, np.ndarray]:
         col = index.columns[name]
         lo, hi = col.bounds(query[name])
-        if col.rows is not None:
-            lo, hi = _scatter(n, col.rows, lo), _scatter(n, col.rows, hi)
+        return (lo, hi) if col.rows is None else (_scatter(n, col.rows, lo), _scatter(n, col.rows, hi))
+
+    workers = min(len(which), len(os.sched_getaffinity(0)))
+    if workers > 1 and n * len(which) >= 200_000:  # numpy releases the GIL: the columns scan side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            scanned = dict(zip(which, pool.map(scan, which)))
+    else:
+        scanned = {name: scan(name) for name in which}
+    for name, (lo, hi) in scanned.items():
         lower[name], upper[name] = lo, hi
     low = combine(lower, which, offsets)[0]
     high = combine(upper, which, offsets)[0]
