@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +45,7 @@ TARGET_ROWS = 65_536  # rows (segments + videos) per compacted file (~100 MB of 
                       # video rewrites
 ROW_GROUP_ROWS = 8_192
 MAX_PARTS = 8_192  # videos per compacted file, whatever their rows: bounds compaction's memory
+READ_AHEAD = 16  # videos read ahead of the writer
 AUTO_COMPACT_PARTS = 1_000  # a run ends with a compaction when this many per-video parts have piled up
 
 
@@ -274,6 +278,7 @@ class _Video:
     key: str
     where: dict[str, tuple] = field(default_factory=dict)  # table -> (path,) or (path, offset, rows)
     rows: dict[str, int] = field(default_factory=dict)
+    schemas: dict[str, pa.Schema] = field(default_factory=dict)  # until planned (then dropped: memory)
     sources: list[str] = field(default_factory=list)
 
 
@@ -283,15 +288,29 @@ class _Reader:
     def __init__(self) -> None:
         self.path: Path | None = None
         self.table: pa.Table | None = None
+        self.lock = threading.Lock()
 
     def __call__(self, where: tuple) -> pa.Table:
-        if len(where) == 1:
+        if len(where) == 1:  # a per-video part
             return pq.ParquetFile(where[0]).read()
         path, offset, rows = where
-        if path != self.path:
-            self.path, self.table = None, None  # drop the previous file before reading the next
-            self.table, self.path = _read(path), path
-        return self.table.slice(offset, rows)
+        with self.lock:
+            if path != self.path:
+                self.path, self.table = None, None  # drop the previous file before reading the next
+                self.table, self.path = _read(path), path
+            return self.table.slice(offset, rows)
+
+    def ahead(self, wheres: list[tuple], window: int = READ_AHEAD) -> Iterator[pa.Table]:
+        """``self(where)`` for each of ``wheres``, in order, read on a second thread up to ``window`` ahead
+        (Parquet reads release the GIL: reading overlaps compressing and writing)."""
+        with ThreadPoolExecutor(1) as pool:
+            pending: deque = deque()
+            for where in wheres:
+                pending.append(pool.submit(self, where))
+                if len(pending) > window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
 
 def _plan(videos: Iterable[_Video], target_rows: int) -> Iterable[tuple[list[_Video], dict[str, pa.Schema]]]:
@@ -301,12 +320,12 @@ def _plan(videos: Iterable[_Video], target_rows: int) -> Iterable[tuple[list[_Vi
     schemas: dict[str, pa.Schema] = {}
     rows = parts = 0
     for video in videos:
-        for t, where in video.where.items():
-            schema = _schema_of(where)
+        for t, schema in video.schemas.items():
             if t not in schemas:
                 schemas[t] = schema
             elif not schemas[t].equals(schema, check_metadata=False):
                 schemas[t] = pa.unify_schemas([schemas[t], schema], promote_options="default")
+        video.schemas = {}  # a batch of 8,192 videos' schemas and footers would hold about a gigabyte
         batch.append(video)
         rows += sum(video.rows.values())
         parts += "videos" in video.where
@@ -315,11 +334,6 @@ def _plan(videos: Iterable[_Video], target_rows: int) -> Iterable[tuple[list[_Vi
             batch, schemas, rows, parts = [], {}, 0, 0
     if batch:
         yield batch, schemas
-
-
-def _schema_of(where: tuple) -> pa.Schema:
-    schema = pq.read_schema(where[0])
-    return schema.remove_metadata() if len(where) == 3 else schema  # an old compacted file: not its parts list
 
 
 def _conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -385,7 +399,7 @@ def compact(out_dir: os.PathLike | str, *, target_rows: int = TARGET_ROWS) -> Co
                 continue
             hidden = f"parquet/{t}/.{name}.cmp-{os.getpid()}"
             _write_streamed(out / hidden, schemas[t], [(v.key, v.rows[t]) for v in members],
-                            (reader(v.where[t]) for v in members))
+                            reader.ahead([v.where[t] for v in members]))
             step["rename"].append((hidden, f"parquet/{t}/{name}"))
             result.rows += sum(v.rows[t] for v in members) if t == "segments" else 0
         names.append(name)
@@ -405,10 +419,12 @@ def _videos(out: Path, small: list[str], keys: list[str]) -> Iterable[_Video]:
         found: dict[str, _Video] = {}
         for t in TABLES:
             path = out / "parquet" / t / name
-            offset = 0
-            for key, rows in (parts_of(path) if path.exists() else []):
+            if not path.exists():
+                continue
+            schema, offset = pq.read_schema(path).remove_metadata(), 0  # not its parts list
+            for key, rows in parts_of(path):
                 video = found.setdefault(key, _Video(key, sources=sources))
-                video.where[t], video.rows[t] = (path, offset, rows), rows
+                video.where[t], video.rows[t], video.schemas[t] = (path, offset, rows), rows, schema
                 offset += rows
         yield from found.values()
     for key in keys:
@@ -416,10 +432,11 @@ def _videos(out: Path, small: list[str], keys: list[str]) -> Iterable[_Video]:
         for t in TABLES:
             part = out / "parquet" / t / f"{key}.parquet"
             try:
-                video.rows[t] = pq.read_metadata(part).num_rows
+                footer = pq.read_metadata(part)
             except FileNotFoundError:
                 continue
-            video.where[t] = (part,)
+            video.where[t], video.rows[t] = (part,), footer.num_rows
+            video.schemas[t] = footer.schema.to_arrow_schema()
             video.sources.append(f"parquet/{t}/{key}.parquet")
         if video.where:
             yield video
