@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MMVIDEO = [sys.executable, "-m", "mmvideo"]
 PER_DIR = 1000
 FILL = """
 import os, sys
@@ -67,12 +66,31 @@ def load() -> str:
     return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+PEAK = """
+import atexit, os
+def _peak():
+    with open("/proc/self/status") as fh:
+        hwm = next(line for line in fh if line.startswith("VmHWM:"))
+    os.write(int(os.environ["MMVIDEO_BENCH_PEAK_FD"]), hwm.split()[1].encode())
+atexit.register(_peak)
+"""
+RUN = PEAK + "import sys\nfrom mmvideo.cli import main\nmain(sys.argv[1:])\n"
+
+
 def timed(args: list[str], fill: bool = False) -> tuple[float, float, int]:
-    """Run ``mmvideo args`` in a fresh interpreter: (wall s, peak RSS MB, exit code)."""
+    """Run ``mmvideo args`` in a fresh interpreter: (wall s, peak RSS MB, exit code). The peak is the child's own
+    ``VmHWM`` (``ru_maxrss`` of a child counts the parent's pages from before its exec)."""
+    rfd, wfd = os.pipe()
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", FILL, *args] if fill else MMVIDEO + args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.monotonic() - t0, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    proc = subprocess.Popen([sys.executable, "-c", PEAK + FILL if fill else RUN, *args], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(wfd,),
+                            env={**os.environ, "MMVIDEO_BENCH_PEAK_FD": str(wfd)})
+    os.close(wfd)
+    _, status, _ = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    peak = os.read(rfd, 64)
+    os.close(rfd)
+    return wall, int(peak or 0) / 1024, os.waitstatus_to_exitcode(status)
 
 
 def after_touch(out: Path, since_ns: int) -> tuple[int, dict]:
@@ -116,9 +134,10 @@ def first_runs(root: Path, lib: Path, run: list[str], files: int, first: int, fi
     print(f"generating {files} files: {generate(lib, files):.1f} s", flush=True)
     folders = sorted(lib.iterdir())
     head = [str(f) for f in folders[: (first + PER_DIR - 1) // PER_DIR]]
+    first = sum(len(os.listdir(f)) for f in head)  # whole folders
     wall, rss, rc = timed(["run", *head, *run[1:]])
     print(f"first run, {first} files (all fail at probe: error records): {wall:.1f} s, "
-          f"{wall / first * 1000:.2f} ms/file, peak RSS {rss:.0f} MB, exit {rc}", flush=True)
+          f"{wall / first * 1000:.2f} ms/file, peak RSS {rss:.0f} MB, exit {rc} ({load()})", flush=True)
     if first < files and fill:
         wall, rss, rc = timed(["run", str(lib), *run[1:]], fill=True)
         print(f"  fill run (fsync off, not a measured figure) for the other {files - first} files: "

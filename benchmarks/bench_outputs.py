@@ -75,14 +75,43 @@ def repeated(fn, repeat: int | None = None) -> tuple[str, object]:
     return f"best {min(times):.3f} s, median {statistics.median(times):.3f} s ({load()})", value
 
 
-def command(args: list[str]) -> tuple[float, float, int, str]:
-    """``mmvideo args`` in a fresh interpreter: wall s, peak RSS MB, exit code, stdout."""
+PEAK = """
+import atexit, os, sys
+def peak():
+    with open("/proc/self/status") as fh:
+        hwm = next(line for line in fh if line.startswith("VmHWM:"))
+    os.write(int(os.environ["MMVIDEO_BENCH_PEAK_FD"]), hwm.split()[1].encode())
+atexit.register(peak)
+"""
+MMVIDEO = PEAK + "from mmvideo.cli import main\nmain(sys.argv[1:])\n"
+
+
+def command(args: list[str], code: str = MMVIDEO) -> tuple[float, float, int, str]:
+    """``mmvideo args`` (or ``python -c code args``) in a fresh interpreter: wall s, peak RSS MB (the child's own
+    ``VmHWM``: ``ru_maxrss`` of a child counts this big parent's pages from before its exec), exit code, stdout."""
+    rfd, wfd = os.pipe()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "mmvideo", *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, pass_fds=(wfd,),
+                            env={**os.environ, "MMVIDEO_BENCH_PEAK_FD": str(wfd)})
+    os.close(wfd)
     stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), stdout
+    _, status, _ = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    peak = os.read(rfd, 64)
+    os.close(rfd)
+    return wall, int(peak or 0) / 1024, os.waitstatus_to_exitcode(status), stdout
+
+
+BASELINE_COMPACT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("baseline_compact", {file!r})
+module = importlib.util.module_from_spec(spec)
+sys.modules["baseline_compact"] = module
+spec.loader.exec_module(module)
+done = module.compact({out!r})
+print(done.parts, "parts ->", len(done.files), "files")
+"""
 
 
 def commands(args: list[str], repeat: int | None = None) -> str:
@@ -212,6 +241,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip", choices=("videos", "million"), action="append", default=[])
     ap.add_argument("--reuse", action="store_true", help="part 2: keep the generated segments of an earlier call")
+    ap.add_argument("--baseline-compact", metavar="FILE", help="part 1: also time this older write/compact.py "
+                    "(e.g. `git show main:mmvideo/write/compact.py > /tmp/old_compact.py`) on a copy of the folder")
+    ap.add_argument("--no-reads", action="store_true", help="part 1: time only the compaction")
     ap.add_argument("--dir", default=os.environ.get("MMVIDEO_BENCH_OUT", "/tmp/mmvideo-out"))
     args = ap.parse_args()
     REPEAT = args.repeat
@@ -222,12 +254,22 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         print(f"part 1: {args.videos} videos x 10 segments, written in {write_videos(out, args.videos):.1f} s",
               flush=True)
-        read_figures(out, "per-video parts")
+        if not args.no_reads:
+            read_figures(out, "per-video parts")
+        if args.baseline_compact:
+            copy = root / "videos-baseline"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(out, copy)
+            wall, peak, rc, stdout = command([], PEAK + BASELINE_COMPACT.format(file=args.baseline_compact, out=copy))
+            print(f"  baseline compaction ({args.baseline_compact}): {wall:.1f} s wall, peak RSS {peak:.0f} MB, exit {rc}, "
+                  f"{stdout.strip()} ({load()})", flush=True)
+            shutil.rmtree(copy, ignore_errors=True)
         wall, peak, rc, _ = command(["compact", str(out)])
         files = len([p for p in (out / "parquet" / "segments").iterdir() if not p.name.startswith(".")])
         print(f"  mmvideo compact: {wall:.1f} s wall, peak RSS {peak:.0f} MB, exit {rc} -> {files} files "
               f"({load()})", flush=True)
-        read_figures(out, "compacted")
+        if not args.no_reads:
+            read_figures(out, "compacted")
 
     if "million" not in args.skip:
         out = root / "million"
