@@ -167,12 +167,12 @@ class State:
     def missing(self, exists: Callable[[str], bool] | None = None) -> list[VideoState]:
         """Recorded files whose path no longer exists (deleted, or moved and not seen by a run since), by path.
 
-        Reads only the paths, checks them against one listing per folder (``ListedPaths``; pass ``exists`` to
-        check otherwise) and builds objects only for the missing ones: quick on 100,000 files."""
-        exists = exists or ListedPaths()
+        Reads only the paths, checks them against one listing per folder (``absent_paths``; pass ``exists`` to
+        check path by path instead) and builds objects only for the missing ones: quick on 100,000 files."""
         gone = []
         for table, columns in (("videos", _VIDEO_COLUMNS), ("files", _FILE_COLUMNS)):
-            lost = [p for (p,) in self.db.execute(f"SELECT path FROM {table}") if not exists(p)]
+            paths = [p for (p,) in self.db.execute(f"SELECT path FROM {table}")]
+            lost = absent_paths(paths) if exists is None else [p for p in paths if not exists(p)]
             for start in range(0, len(lost), 500):  # SQLite's bound-parameter limit
                 chunk = lost[start:start + 500]
                 gone += [VideoState(*row) for row in self.db.execute(
@@ -229,34 +229,30 @@ class State:
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
-class ListedPaths:
-    """``os.path.exists`` answered from one ``scandir`` per folder (cached): 100 listings instead of 100,000
-    ``stat`` calls for a library of 1,000-file folders. A symbolic link is still followed (``os.path.exists``)."""
-
-    def __init__(self) -> None:
-        self.folders: dict[str, dict[str, bool] | None] = {}
-
-    def _listing(self, folder: str) -> dict[str, bool] | None:
-        """name -> is a symbolic link, for every entry of ``folder``; None when it cannot be listed."""
-        if folder not in self.folders:
-            try:
-                with os.scandir(folder or ".") as it:
-                    self.folders[folder] = {e.name: e.is_symlink() for e in it}
-            except (FileNotFoundError, NotADirectoryError):
-                self.folders[folder] = {}  # the folder is gone: so is everything in it
-            except OSError:
-                self.folders[folder] = None
-        return self.folders[folder]
-
-    def __call__(self, path: str) -> bool:
-        folder, _, name = path.rpartition(os.sep)
-        listing = self._listing(folder if folder or not path.startswith(os.sep) else os.sep)
-        if listing is None:
-            return os.path.exists(path)  # e.g. a folder we may not list but may traverse
-        link = listing.get(name)
-        if link is None:
-            return False
-        return os.path.exists(path) if link else True
+def absent_paths(paths: Iterable[str]) -> list[str]:
+    """The ``paths`` that do not exist (as ``os.path.exists`` says), from one ``scandir`` per folder: 100
+    listings instead of 100,000 ``stat`` calls for a library of 1,000-file folders, and set operations instead of
+    a Python call per path. A symbolic link is still followed."""
+    by_folder: dict[str, list[str]] = {}
+    for path in paths:
+        folder, sep, name = path.rpartition(os.sep)
+        by_folder.setdefault(folder + sep, []).append(name)  # "" (relative), "/" (the root) or "/a/b/"
+    gone: list[str] = []
+    for prefix, names in by_folder.items():
+        try:
+            with os.scandir(prefix or ".") as it:
+                listing = {e.name: e.is_symlink() for e in it}
+        except (FileNotFoundError, NotADirectoryError):  # the folder is gone: so is everything in it
+            gone += [prefix + n for n in names]
+            continue
+        except OSError:  # a folder we may not list (but perhaps traverse): path by path
+            gone += [prefix + n for n in names if not os.path.exists(prefix + n)]
+            continue
+        wanted = set(names)
+        gone += [prefix + n for n in wanted.difference(listing)]
+        links = wanted.intersection(n for n, link in listing.items() if link) if any(listing.values()) else ()
+        gone += [prefix + n for n in links if not os.path.exists(prefix + n)]
+    return gone
 
 
 def _int64(value: int) -> int:
