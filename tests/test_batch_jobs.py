@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runs import kill_when
 from mmvideo.discover import discover
 from mmvideo.engines.local import run_local
 from mmvideo.progress import Reporter
@@ -45,22 +46,7 @@ def _run(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def _kill_when(src: Path, out: Path, predicate) -> list[dict]:
     """Start a run and SIGKILL it as soon as ``predicate(event)`` holds for one of its JSON log events."""
-    proc = subprocess.Popen(_cmd(src, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    events = []
-    try:
-        for line in proc.stderr:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            events.append(event)
-            if predicate(event):
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-    return events
+    return kill_when(_cmd(src, out), lambda events: predicate(events[-1]))
 
 
 def _rows(out: Path) -> list[dict]:

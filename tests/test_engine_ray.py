@@ -4,12 +4,9 @@ as records, a killed run resumed, results on an object store (a local S3 endpoin
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from runs import kill_when
 from mmvideo.config import RunConfig
 from mmvideo.engines.local import run_local
 from mmvideo.engines.ray_engine import check_shared, pool_size, run_ray
@@ -143,21 +141,9 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(cluster, folder, local_
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "mmvideo", "run", str(folder), "--out", str(out), "--engine", "ray",
            "--address", cluster, "--jobs", "1", "--log-format", "json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    finished = []
-    try:
-        for line in proc.stderr:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") == "video_finished" and event["status"] == "done":
-                finished.append(event["path"])
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(60)
+    events = kill_when(cmd, lambda events: events[-1].get("event") == "video_finished"
+                       and events[-1].get("status") == "done")
+    finished = [e["path"] for e in events if e.get("event") == "video_finished" and e.get("status") == "done"]
     assert finished, "the run ended before a video was done"
     state = State(out)
     try:  # stopped mid-way: the driver had recorded some videos, not all

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from runs import kill_when
 from mmvideo.config import RunConfig
 from mmvideo.engines.local import default_jobs
 from mmvideo.errors import ParameterError
@@ -55,22 +54,8 @@ def test_two_jobs_write_the_same_rows_as_one(reference, tmp_path):
 
 def _kill_after(src: Path, out: Path, started: int) -> list[dict]:
     """Run with `--jobs 2` and SIGKILL it once ``started`` videos have started (two are then in flight)."""
-    proc = subprocess.Popen(_cmd(src, out, "--jobs", "2"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    events = []
-    try:
-        for line in proc.stderr:
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                continue
-            if sum(e["event"] == "video_started" for e in events) >= started:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-    return events
+    return kill_when(_cmd(src, out, "--jobs", "2"),
+                     lambda events: sum(e.get("event") == "video_started" for e in events) >= started)
 
 
 def test_a_kill_with_two_videos_in_flight_then_a_rerun_does_every_video_once(reference, tmp_path):
