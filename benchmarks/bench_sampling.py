@@ -18,7 +18,8 @@ start-up figures: a no-op rerun's wall (everything done already), and the wall o
 fixed cost with a video's work near zero), before -> after. Goal (issue 12): the default run <= 0.6x the floor's
 wall on the keyframe-every-2-s folder, under 1.5 GB; on the 10 s folder the fallback no slower than ``fps``.
 
-    .venv/bin/python benchmarks/bench_sampling.py [--base c8d7b16] [--repeat 1] [--preset medium]
+    .venv/bin/python benchmarks/bench_sampling.py [--base 732c521] [--repeat 1] [--preset medium]
+        [--gop 2 --variants auto2 --repeat 3 --no-startup]
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def run_argv(folder: Path, out: Path, *extra: str) -> list[str]:
     return [*MMVIDEO, "run", str(folder), "--out", str(out), "--log-format", "plain", *extra]
 
 
-def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_base: bool = False) -> None:
+def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_base: bool = False,
+                 only: list[str] | None = None) -> None:
     files = sorted(folder.glob("*.mp4"))
     seconds = sum(probe(p).duration or 0.0 for p in files)
     print(f"\n{folder.name}: {len(files)} files, {seconds:.0f} s of video", flush=True)
@@ -152,6 +154,8 @@ def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_
         ("auto", ["--jobs", "1", "--sample", "auto"], None), ("auto2", ["--jobs", "2", "--sample", "auto"], None)]
     if base is not None and with_base:
         variants.insert(0, ("before", [], base))
+    if only:
+        variants = [v for v in variants if v[0] in only]
     results: dict[str, list[Measured]] = {"floor": []}
     for r in range(repeat):  # interleaved: the machine may be shared
         results["floor"].append(measure([floor_argvs(folder)][0]))
@@ -170,7 +174,9 @@ def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_
         wall = statistics.median(m.wall for m in ms)
         cpu = statistics.median(m.cpu for m in ms)
         peak = max(m.peak_mb for m in ms)
-        print(f"  {labels[name]:<38} {wall:7.1f} {cpu:7.1f} {peak:8.0f} {wall / floor:7.2f}x", flush=True)
+        pairs = "" if repeat == 1 or name == "floor" else "  pairs: " + ", ".join(
+            f"{m.wall / f.wall:.2f}x" for m, f in zip(ms, results["floor"]))  # each run / the floor just before
+        print(f"  {labels[name]:<38} {wall:7.1f} {cpu:7.1f} {peak:8.0f} {wall / floor:7.2f}x{pairs}", flush=True)
 
 
 def bench_startup(base: Path | None, work: Path) -> None:
@@ -196,6 +202,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--preset", default="medium", help="libx264 preset of the generated footage")
     ap.add_argument("--gop", type=float, action="append", help="keyframe interval(s), s (default: 2 and 10)")
+    ap.add_argument("--variants", help="comma list of the runs beside the floor (fps,defaults,auto,auto2; "
+                                       "default: all), e.g. auto2 --repeat 3 for pairs under the same load")
+    ap.add_argument("--no-startup", action="store_true", help="skip the start-up figures")
     args = ap.parse_args()
     base = export_base(args.base) if args.base else None
     work = cache_dir() / "bench-sampling-out"
@@ -206,8 +215,10 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; defaults here: "
           f"--sample {RunConfig().sample} --jobs {default_jobs()}")
     for gop in args.gop or [2.0, 10.0]:
-        bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work, args.base_runs)
-    bench_startup(base, work)
+        bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work, args.base_runs,
+                     args.variants.split(",") if args.variants else None)
+    if not args.no_startup:
+        bench_startup(base, work)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
