@@ -25,13 +25,13 @@ import argparse
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MMVIDEO = [sys.executable, "-m", "mmvideo"]
 PER_DIR = 1000
 FILL = """
 import os, sys
@@ -62,12 +62,35 @@ def generate(lib: Path, n: int) -> float:
     return time.monotonic() - t0
 
 
+def load() -> str:
+    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+PEAK = """
+import atexit, os
+def _peak():
+    with open("/proc/self/status") as fh:
+        hwm = next(line for line in fh if line.startswith("VmHWM:"))
+    os.write(int(os.environ["MMVIDEO_BENCH_PEAK_FD"]), hwm.split()[1].encode())
+atexit.register(_peak)
+"""
+RUN = PEAK + "import sys\nfrom mmvideo.cli import main\nmain(sys.argv[1:])\n"
+
+
 def timed(args: list[str], fill: bool = False) -> tuple[float, float, int]:
-    """Run ``mmvideo args`` in a fresh interpreter: (wall s, peak RSS MB, exit code)."""
+    """Run ``mmvideo args`` in a fresh interpreter: (wall s, peak RSS MB, exit code). The peak is the child's own
+    ``VmHWM`` (``ru_maxrss`` of a child counts the parent's pages from before its exec)."""
+    rfd, wfd = os.pipe()
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", FILL, *args] if fill else MMVIDEO + args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return time.monotonic() - t0, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    proc = subprocess.Popen([sys.executable, "-c", PEAK + FILL if fill else RUN, *args], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(wfd,),
+                            env={**os.environ, "MMVIDEO_BENCH_PEAK_FD": str(wfd)})
+    os.close(wfd)
+    _, status, _ = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    peak = os.read(rfd, 64)
+    os.close(rfd)
+    return wall, int(peak or 0) / 1024, os.waitstatus_to_exitcode(status)
 
 
 def after_touch(out: Path, since_ns: int) -> tuple[int, dict]:
@@ -98,8 +121,10 @@ def main() -> None:
         t0 = time.monotonic()
         n = synthesize(lib, out)
         print(f"  synthesized the first run's results for {n} files: {time.monotonic() - t0:.1f} s", flush=True)
+    parts = sum(1 for p in (out / "parquet" / "segments").iterdir() if not p.name.startswith("compact-"))
     wall, rss, rc = timed(["compact", str(out)])  # what the first run's end does when it wrote >= 1,000 parts
-    print(f"mmvideo compact after the first run(s): {wall:.1f} s, peak RSS {rss:.0f} MB, exit {rc}", flush=True)
+    print(f"mmvideo compact after the first run(s), {parts} per-video parts: {wall:.1f} s, peak RSS {rss:.0f} MB, "
+          f"exit {rc} ({load()})", flush=True)
     reruns(lib, out, run, args.files)
 
 
@@ -109,9 +134,10 @@ def first_runs(root: Path, lib: Path, run: list[str], files: int, first: int, fi
     print(f"generating {files} files: {generate(lib, files):.1f} s", flush=True)
     folders = sorted(lib.iterdir())
     head = [str(f) for f in folders[: (first + PER_DIR - 1) // PER_DIR]]
+    first = sum(len(os.listdir(f)) for f in head)  # whole folders
     wall, rss, rc = timed(["run", *head, *run[1:]])
     print(f"first run, {first} files (all fail at probe: error records): {wall:.1f} s, "
-          f"{wall / first * 1000:.2f} ms/file, peak RSS {rss:.0f} MB, exit {rc}", flush=True)
+          f"{wall / first * 1000:.2f} ms/file, peak RSS {rss:.0f} MB, exit {rc} ({load()})", flush=True)
     if first < files and fill:
         wall, rss, rc = timed(["run", str(lib), *run[1:]], fill=True)
         print(f"  fill run (fsync off, not a measured figure) for the other {files - first} files: "
@@ -165,12 +191,18 @@ def synthesize(lib: Path, out: Path) -> int:
 
 
 def reruns(lib: Path, out: Path, run: list[str], files: int) -> None:
-    """Time the reruns: nothing changed (twice), the ``--rehash`` baseline, 10 files changed; then status."""
-    for label, extra in (("rerun, nothing changed", []), ("rerun, nothing changed (again, warm)", []),
-                         ("baseline: rerun --rehash (every file read, as before)", ["--rehash"])):
-        wall, rss, rc = timed(["run", str(lib), *run[1:], *extra])
-        print(f"{label}: {wall:.2f} s total, {wall / files * 1e6:.0f} us/file, peak RSS {rss:.0f} MB, "
-              f"exit {rc}", flush=True)
+    """Time the reruns: nothing changed (3 times), the ``--rehash`` baseline, 10 files changed; then status."""
+    walls, peaks = [], []
+    for _ in range(3):
+        wall, rss, rc = timed(["run", str(lib), *run[1:]])
+        walls.append(wall)
+        peaks.append(rss)
+        print(f"rerun, nothing changed: {wall:.2f} s total, {wall / files * 1e6:.0f} us/file, peak RSS {rss:.0f} MB, "
+              f"exit {rc} ({load()})", flush=True)
+    print(f"  best {min(walls):.2f} s, median {statistics.median(walls):.2f} s, peak RSS {max(peaks):.0f} MB", flush=True)
+    wall, rss, rc = timed(["run", str(lib), *run[1:], "--rehash"])
+    print(f"baseline: rerun --rehash (every file read, as before): {wall:.2f} s total, {wall / files * 1e6:.0f} us/file, "
+          f"peak RSS {rss:.0f} MB, exit {rc} ({load()})", flush=True)
     since = time.time_ns() - 10**9
     for i in range(10):  # new content (so each gets a new content id and is processed), spread over the library
         n = i * (files // 10) + 7
@@ -180,9 +212,14 @@ def reruns(lib: Path, out: Path, run: list[str], files: int) -> None:
     wall, rss, rc = timed(["run", str(lib), *run[1:]])
     hashed, last = after_touch(out, since)
     print(f"rerun after touching 10 files: {wall:.2f} s, peak RSS {rss:.0f} MB, exit {rc}; files hashed again: "
-          f"{hashed}; processed: {last['done'] + last['failed']} (skipped {last['skipped']})", flush=True)
-    wall, _, _ = timed(["status", str(out)])
-    print(f"mmvideo status: {wall:.2f} s")
+          f"{hashed}; processed: {last['done'] + last['failed']} (skipped {last['skipped']}) ({load()})", flush=True)
+    walls, peaks = [], []
+    for _ in range(3):
+        wall, rss, _ = timed(["status", str(out)])
+        walls.append(wall)
+        peaks.append(rss)
+    print(f"mmvideo status ({files} files recorded): best {min(walls):.2f} s, median {statistics.median(walls):.2f} s "
+          f"wall, peak RSS {max(peaks):.0f} MB ({load()})", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ ENCODER = {"fingerprint": "encoder"}
 RUN = {"fingerprint": "run"}
 FORMATS = ("jsonl", "parquet", "both")
 ASPECTS = ("squash", "pad")
+ENGINES = ("local", "ray")
 SAMPLE_MODES = ("auto", "keyframes", "fps")  # mmvideo.media.keyframes.SAMPLE_MODES (not imported: keeps config light)
 _MODALITY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -92,11 +93,22 @@ class RunConfig:
     retry_failed: bool = _setting(False, "retry videos that failed in earlier runs")
     max_runtime: float | None = _setting(None, "stop starting new videos after this many seconds (the next run "
                                                "picks up the rest)", low=0)
+    engine: str = _setting("local", "local (this process) or ray (a Ray cluster: pip install mmvideo[ray])",
+                           choices=ENGINES)
+    address: str | None = _setting(None, "--engine ray: the cluster (auto, ray://host:port, host:port); none: "
+                                         "start a local Ray instance sized to this machine", metavar="ADDRESS")
+    worker_gpus: float = _setting(0.0, "--engine ray on a cluster with GPUs: GPUs per actor (0.25: four share a "
+                                       "GPU; 0: the GPUs shared evenly by one actor per CPU)", low=0, high=8)
+    state: str | None = _setting(None, "local folder for the state store and run lock; required when --out is an "
+                                       "object store (s3://...), refused otherwise", metavar="DIR")
 
     def __post_init__(self) -> None:
         """Check and normalise every field (``ParameterError`` naming the first bad one)."""
         for f in fields(self):
             object.__setattr__(self, f.name, check_setting(f.name, getattr(self, f.name)))
+        if self.address is not None and self.engine != "ray":
+            raise ParameterError(f"address is for engine='ray'. Received: address={self.address!r} with "
+                                 f"engine={self.engine!r}")
         try:
             check_backend(self.image_backend, self.device, IMAGE_BACKENDS)
         except ParameterError as exc:

@@ -111,26 +111,6 @@ def best_per_video(video_ids: Sequence[str] | np.ndarray, scores: np.ndarray) ->
     return np.sort(np.asarray(best, dtype=np.int64))
 
 
-BLOCK = 65_536  # rows scored at a time: bounded memory on a memory-mapped matrix
-
-
-def top_k(query_embedding: np.ndarray, unit_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Like ``rank`` for rows already L2-normalised (zero rows score 0), scanned in blocks: same order, ties by
-    index."""
-    q = np.asarray(query_embedding, np.float32)
-    q = q / (np.linalg.norm(q) or 1.0)
-    n = unit_rows.shape[0]
-    best_idx, best_scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
-    for start in range(0, n, BLOCK):
-        scores = np.asarray(unit_rows[start:start + BLOCK]) @ q
-        take = min(k, len(scores))
-        part = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
-        best_idx = np.concatenate([best_idx, part + start])
-        best_scores = np.concatenate([best_scores, scores[part]])
-    order = np.lexsort((best_idx, -best_scores))[:k]
-    return best_idx[order], best_scores[order]
-
-
 def vectors(column: pa.ChunkedArray | pa.Array, dim: int | None = None) -> np.ndarray | None:
     """An embedding column as (N, D) float32, zero rows where null; None when it holds no vector at all."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -182,15 +162,20 @@ def search(out_dir: os.PathLike | str, query: str, *, k: int = 10, encoder=None,
     modality: "any" (the best of the fused and every modality's concept embedding), "fused", or a modality's
     name ("image", "audio", "text": its concept embedding alone). videos: one hit per video, its best segment.
     """
-    if modality == FUSED and not videos:
-        hits = _search_cached(out_dir, query, k, encoder)
-        if hits is not None:
-            return hits
+    from mmvideo.search_index import open_index
+
+    index = open_index(out_dir)  # None: no Parquet results (JSON Lines only): rank from the table
+    if index is not None:
+        _check_modality(out_dir, modality, index.columns)
+        if index.size == 0 or not index.columns:
+            return []
     if encoder is None:
         from mmvideo.encode.text import TextEncoder
 
         encoder = TextEncoder()
     q = np.asarray(encoder.encode([query]).embeddings[0], dtype=np.float32)
+    if index is not None:
+        return _search_cached(index, {name: q for name in index.columns}, k, modality, videos)
     return search_vectors(out_dir, q, k=k, modality=modality, videos=videos)
 
 
@@ -203,19 +188,39 @@ def searchable(out_dir: os.PathLike | str) -> tuple[pa.Table, dict[str, np.ndarr
     return table, embedding_matrices(table)
 
 
+def _check_modality(out_dir, modality: str, matrices: Mapping) -> None:
+    if modality not in MODALITY_CHOICES and modality not in matrices:
+        known = ", ".join(MODALITY_CHOICES + tuple(m for m in matrices if m != FUSED))
+        raise ParameterError(f"no {modality!r} embeddings in {out_dir} (choose from {known})")
+
+
 def search_vectors(out_dir: os.PathLike | str, query: np.ndarray | Mapping[str, np.ndarray], *, k: int = 10,
                    modality: str = "any", videos: bool = False) -> list[Hit]:
     """Rank ``out_dir``'s segments by a query vector (D,) in the text encoder's space, or by one vector per
-    matrix (``{"fused": ..., "image": ...}``: a segment's own embeddings for "more like this"); see ``search``."""
+    matrix (``{"fused": ..., "image": ...}``: a segment's own embeddings for "more like this"); see ``search``.
+    Parquet results rank from the search cache (``search_index``), JSON Lines ones from the table."""
+    from mmvideo.search_index import open_index
+
+    index = open_index(out_dir)
+    if index is not None:
+        _check_modality(out_dir, modality, index.columns)
+        if not isinstance(query, Mapping):
+            query = {name: np.asarray(query, np.float32) for name in index.columns}
+        return _search_cached(index, query, k, modality, videos)
+    return search_table(out_dir, query, k=k, modality=modality, videos=videos)
+
+
+def search_table(out_dir: os.PathLike | str, query: np.ndarray | Mapping[str, np.ndarray], *, k: int = 10,
+                 modality: str = "any", videos: bool = False) -> list[Hit]:
+    """``search_vectors`` from the segments table itself (every part read): JSON Lines results, and the
+    reference the cache's ranking equals."""
     table, matrices = searchable(out_dir)
     if table.num_rows == 0:
         return []
     if not isinstance(query, Mapping):
         query = {name: np.asarray(query, np.float32) for name in matrices}
     which = tuple(n for n in modality_names(matrices, modality) if n in query)
-    if modality not in MODALITY_CHOICES and modality not in matrices:
-        known = ", ".join(MODALITY_CHOICES + tuple(m for m in matrices if m != FUSED))
-        raise ParameterError(f"no {modality!r} embeddings in {out_dir} (choose from {known})")
+    _check_modality(out_dir, modality, matrices)
     if not which:
         return []
     offsets = {name: CONCEPT_OFFSET for name in which if name != FUSED} if len(which) > 1 else {}
@@ -230,19 +235,76 @@ def search_vectors(out_dir: os.PathLike | str, query: np.ndarray | Mapping[str, 
             for r, i in zip(picked, idx)]
 
 
-def _search_cached(out_dir: os.PathLike | str, query: str, k: int, encoder) -> list[Hit] | None:
-    """Fused-embedding ranking from the search cache (None: no Parquet results, rank from the table)."""
-    from mmvideo.search_index import open_index
+def _search_cached(index, query: Mapping[str, np.ndarray], k: int, modality: str, videos: bool) -> list[Hit]:
+    """The ranking of ``search_vectors`` from the search cache, exactly (float32 cosines of the hits).
 
-    index = open_index(out_dir)
-    if index is None:
-        return None
-    if index.vectors.shape[0] == 0:
+    Each column's int8 rows give every segment's cosine within a known error; ``combine`` of the lower and of
+    the upper bounds (it is monotone in each score) bounds each segment's score; only the segments whose upper
+    bound reaches the k-th best lower bound (of segments, or of videos with ``videos``) are scored again from
+    the float32 rows, and the pure ranking functions run on those."""
+    which = tuple(n for n in modality_names(index.columns, modality) if n in query)
+    if not which or index.size == 0:
         return []
-    if encoder is None:
-        from mmvideo.encode.text import TextEncoder
+    if k < 1:
+        raise ParameterError(f"k must be >= 1. Received: k={k}")
+    from threadpoolctl import threadpool_limits
 
-        encoder = TextEncoder()
-    idx, scores = top_k(encoder.encode([query]).embeddings[0], index.vectors, k)
-    return [Hit(r["path"], r["video_id"], r["segment"], r["start"], r["end"], float(s), tuple(r["tags"] or ()))
-            for r, s in zip(index.rows(idx), scores)]
+    with threadpool_limits(1, user_api="blas"):  # block-sized products: BLAS threads only wait on a busy machine
+        return _ranked_from_cache(index, query, which, k, videos)
+
+
+def _ranked_from_cache(index, query: Mapping[str, np.ndarray], which: tuple[str, ...], k: int,
+                       videos: bool) -> list[Hit]:
+    offsets = {name: CONCEPT_OFFSET for name in which if name != FUSED} if len(which) > 1 else {}
+    n = index.size
+    lower, upper = {}, {}
+
+    def scan(name: str) -> tuple[np.ndarray, np.ndarray]:
+        col = index.columns[name]
+        lo, hi = col.bounds(query[name])
+        return (lo, hi) if col.rows is None else (_scatter(n, col.rows, lo), _scatter(n, col.rows, hi))
+
+    workers = min(len(which), len(os.sched_getaffinity(0)))
+    if workers > 1 and n * len(which) >= 200_000:  # numpy releases the GIL: the columns scan side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            scanned = dict(zip(which, pool.map(scan, which)))
+    else:
+        scanned = {name: scan(name) for name in which}
+    for name, (lo, hi) in scanned.items():
+        lower[name], upper[name] = lo, hi
+    low = combine(lower, which, offsets)[0]
+    high = combine(upper, which, offsets)[0]
+    threshold = _kth_best(_per_video_max(index.videos, low) if videos else low, k)
+    cand = np.nonzero(high >= threshold)[0]
+    exact = {name: index.columns[name].exact(query[name], cand) for name in which}
+    scores, winner = combine(exact, which, offsets)
+    rows = best_per_video(index.videos[cand], scores) if videos else np.arange(len(cand))
+    picked = rows[top(scores[rows], k)]
+    metas = index.rows(cand[picked])
+    return [Hit(r["path"], r["video_id"], r["segment"], r["start"], r["end"], float(scores[i]),
+                tuple(r["tags"] or ()), which[int(winner[i])]) for r, i in zip(metas, picked)]
+
+
+def _scatter(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n,) float32: ``values`` at ``rows``, -1 (no embedding) elsewhere."""
+    out = np.full(n, -1.0, np.float32)
+    out[rows] = values
+    return out
+
+
+def _per_video_max(videos: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each video's best score (videos: (N,) int video numbers, a video's segments mostly adjacent)."""
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(videos)) + 1]) if len(videos) else np.zeros(0, np.int64)
+    runs = np.maximum.reduceat(scores, starts) if len(starts) else scores[:0]
+    best = np.full(int(videos.max()) + 1 if len(videos) else 0, -np.inf, np.float32)
+    np.maximum.at(best, videos[starts], runs)
+    return best
+
+
+def _kth_best(scores: np.ndarray, k: int) -> float:
+    """The ``k``-th highest of ``scores`` (-inf when there are at most ``k``)."""
+    if len(scores) <= k:
+        return -np.inf
+    return float(np.partition(scores, len(scores) - k)[len(scores) - k])

@@ -30,15 +30,28 @@ def parse_like(value: str) -> tuple[str, float]:
 
 def segment_queries(out_dir: os.PathLike | str, video: str, seconds: float) -> dict[str, np.ndarray]:
     """The embeddings of the segment of ``video`` (path, file name or video id) holding ``seconds``."""
-    table, matrices = searchable(out_dir)
-    rows = table.select(["video_id", "path", "start", "end"]).to_pylist()
+    from mmvideo.search_index import open_index
+
     target = os.path.abspath(video)
-    mine = [i for i, r in enumerate(rows) if video in (r["video_id"], os.path.basename(r["path"]))
-            or r["path"] == target]
+
+    def matches(r: dict) -> bool:
+        return video in (r["video_id"], os.path.basename(r["path"])) or r["path"] == target
+
+    index = open_index(out_dir)  # Parquet results: the search cache's keys and rows
+    if index is not None:
+        mine = index.segments_of(matches)
+        rows = dict(zip(mine, index.rows(mine)))
+    else:
+        table, matrices = searchable(out_dir)
+        rows = dict(enumerate(table.select(["video_id", "path", "start", "end"]).to_pylist()))
+        mine = [i for i, r in rows.items() if matches(r)]
     if not mine:
         raise SetupError(f"{video}: no such video in {out_dir}")
     hold = [i for i in mine if rows[i]["start"] <= seconds < rows[i]["end"]]
     i = hold[0] if hold else min(mine, key=lambda j: abs(rows[j]["start"] - seconds))
+    if index is not None:
+        found = {name: col.at(i) for name, col in index.columns.items()}
+        return {name: v for name, v in found.items() if v is not None and np.any(v)}
     return {name: m[i] for name, m in matrices.items() if np.any(m[i])}
 
 

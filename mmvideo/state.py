@@ -164,12 +164,19 @@ class State:
         rows += self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files").fetchall()
         return sorted((VideoState(*r) for r in rows), key=lambda e: e.path)
 
-    def missing(self, exists: Callable[[str], bool] = os.path.exists) -> list[VideoState]:
+    def missing(self, exists: Callable[[str], bool] | None = None) -> list[VideoState]:
         """Recorded files whose path no longer exists (deleted, or moved and not seen by a run since), by path.
 
-        Streams the rows (a ``stat`` each; objects only for the missing ones): quick on 100,000 files."""
-        gone = [VideoState(*row) for sql in (f"SELECT {_VIDEO_COLUMNS} FROM videos", f"SELECT {_FILE_COLUMNS} FROM files")
-                for row in self.db.execute(sql) if not exists(row[1])]
+        Reads only the paths, checks them against one listing per folder (``absent_paths``; pass ``exists`` to
+        check path by path instead) and builds objects only for the missing ones: quick on 100,000 files."""
+        gone = []
+        for table, columns in (("videos", _VIDEO_COLUMNS), ("files", _FILE_COLUMNS)):
+            paths = [p for (p,) in self.db.execute(f"SELECT path FROM {table}")]
+            lost = absent_paths(paths) if exists is None else [p for p in paths if not exists(p)]
+            for start in range(0, len(lost), 500):  # SQLite's bound-parameter limit
+                chunk = lost[start:start + 500]
+                gone += [VideoState(*row) for row in self.db.execute(
+                    f"SELECT {columns} FROM {table} WHERE path IN ({','.join('?' * len(chunk))})", chunk)]
         return sorted(gone, key=lambda e: e.path)
 
     def mark_done(self, video_id: str, path: str, fingerprint: str, duration: float | None) -> None:
@@ -220,6 +227,32 @@ class State:
         cur = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1")
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def absent_paths(paths: Iterable[str]) -> list[str]:
+    """The ``paths`` that do not exist (as ``os.path.exists`` says), from one ``scandir`` per folder: 100
+    listings instead of 100,000 ``stat`` calls for a library of 1,000-file folders, and set operations instead of
+    a Python call per path. A symbolic link is still followed."""
+    by_folder: dict[str, list[str]] = {}
+    for path in paths:
+        folder, sep, name = path.rpartition(os.sep)
+        by_folder.setdefault(folder + sep, []).append(name)  # "" (relative), "/" (the root) or "/a/b/"
+    gone: list[str] = []
+    for prefix, names in by_folder.items():
+        try:
+            with os.scandir(prefix or ".") as it:
+                listing = {e.name: e.is_symlink() for e in it}
+        except (FileNotFoundError, NotADirectoryError):  # the folder is gone: so is everything in it
+            gone += [prefix + n for n in names]
+            continue
+        except OSError:  # a folder we may not list (but perhaps traverse): path by path
+            gone += [prefix + n for n in names if not os.path.exists(prefix + n)]
+            continue
+        wanted = set(names)
+        gone += [prefix + n for n in wanted.difference(listing)]
+        links = wanted.intersection(n for n, link in listing.items() if link) if any(listing.values()) else ()
+        gone += [prefix + n for n in links if not os.path.exists(prefix + n)]
+    return gone
 
 
 def _int64(value: int) -> int:

@@ -258,21 +258,49 @@ def test_a_compaction_killed_while_writing_changes_nothing(tmp_path, monkeypatch
 
     _, out = _library(tmp_path)
     before = _rows_every_way(out)
-    real_write, calls = compaction._write_hidden, []
+    real_write, calls = compaction._write_row_group, []
 
-    def dies_on_third(path, table, parts):
-        calls.append(path)
+    def dies_on_third(writer, table):  # the process dies while streaming the second file's rows
+        calls.append(table.num_rows)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        real_write(path, table, parts)
+        real_write(writer, table)
 
-    monkeypatch.setattr(compaction, "_write_hidden", dies_on_third)
+    monkeypatch.setattr(compaction, "_write_row_group", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
         compaction.compact(out, target_rows=6)
     assert _rows_every_way(out) == before and compaction.read_manifest(out)["phase"] == "idle"
-    monkeypatch.setattr(compaction, "_write_hidden", real_write)
+    monkeypatch.setattr(compaction, "_write_row_group", real_write)
     compaction.compact(out, target_rows=6)
     assert _rows_every_way(out) == before and not [p for p in (out / "parquet").rglob(".*")]
+
+
+def test_compaction_streams_row_groups_and_merges_older_schemas(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import mmvideo.write.compact as compaction
+
+    _, out = _library(tmp_path, n=6)
+    seg = out / "parquet" / "segments"
+    old_part = sorted(p for p in seg.iterdir() if p.name.endswith(".parquet"))[0]
+    older = pq.read_table(old_part).drop_columns(["modalities"])  # written before a column existed
+    pq.write_table(older, old_part)
+    before = _rows_every_way(out)
+    written = []
+    real_write = compaction._write_row_group
+    monkeypatch.setattr(compaction, "ROW_GROUP_ROWS", 4)
+    monkeypatch.setattr(compaction, "_write_row_group", lambda w, t: written.append(t.num_rows) or real_write(w, t))
+    done = compaction.compact(out)
+    assert done.parts == 7 and len(done.files) == 1
+    assert _rows_every_way(out) == before
+    merged = pq.ParquetFile(seg / done.files[0])
+    assert [merged.metadata.row_group(i).num_rows for i in range(merged.num_row_groups)] == [4, 4, 4]
+    assert max(written) <= 4  # one row group in memory at a time, whatever the file's size
+    table = merged.read()
+    assert table.schema.field("modalities").type == pa.list_(pa.string())
+    gone = older.column("video_id")[0].as_py()
+    assert {r["video_id"] for r in table.to_pylist() if r["modalities"] is None} == {gone}
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -296,11 +324,11 @@ def _same_hits(a, b):
 
 
 def test_search_cache_ranks_as_the_full_read_and_follows_changes(tmp_path):
-    from mmvideo.search import search
+    from mmvideo.search import search, search_table
     from mmvideo.write.compact import compact
 
     def _search_table(out, query, k, enc):  # every part read whole (the table path)
-        return search(out, query, k=k, encoder=enc, modality="any")
+        return search_table(out, enc.vector, k=k)
 
     src, out = _library(tmp_path, n=9)
     enc = FixedEncoder(read_table(out).to_pylist()[5]["embedding"])
@@ -315,3 +343,55 @@ def test_search_cache_ranks_as_the_full_read_and_follows_changes(tmp_path):
     run(src, out, auto_compact=None)
     assert _same_hits(search(out, "q", k=50, encoder=enc, modality="fused"), _search_table(out, "q", 50, enc))
     assert len(search(out, "q", k=50, encoder=enc, modality="fused")) == 20
+
+
+def _near_ties(tmp_path, files=12, per_file=40, dim=24):
+    """Parquet parts whose segments cluster around 5 directions (near-equal scores), with concept columns
+    present on all (image), half (audio) and a few (text) segments."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((5, dim)).astype(np.float32)
+    vec = pa.list_(pa.float32(), dim)
+    seg = tmp_path / "parquet" / "segments"
+    seg.mkdir(parents=True)
+
+    def column(share):
+        m = base[rng.integers(0, 5, per_file)] + 0.05 * rng.standard_normal((per_file, dim)).astype(np.float32)
+        keep = rng.random(per_file) < share
+        return pa.array([m[i].tolist() if keep[i] else None for i in range(per_file)], vec)
+
+    for f in range(files):
+        vids = [f"f{f}v{i // 7}" for i in range(per_file)]
+        pq.write_table(pa.table({
+            "video_id": vids, "path": [f"/lib/{v}.mp4" for v in vids],
+            "segment": pa.array(np.arange(per_file) % 7, pa.int32()), "start": np.arange(per_file) * 1.0,
+            "end": np.arange(per_file) + 1.0, "tags": pa.array([[{"label": "x", "score": 0.5}]] * per_file),
+            "embedding": column(1.0), "image_concept_embedding": column(0.9), "audio_concept_embedding": column(0.5),
+            "text_concept_embedding": column(0.05)}), seg / f"p{f:03d}.parquet")
+    return base
+
+
+def test_search_cache_gives_the_table_paths_ranking_for_every_mode_and_rescores_few_rows(tmp_path, monkeypatch):
+    import mmvideo.search_index as search_index
+    from mmvideo.search import search_table, search_vectors
+
+    base = _near_ties(tmp_path)
+    rescored = []
+    real_exact = search_index.Column.exact
+    monkeypatch.setattr(search_index.Column, "exact",
+                        lambda self, q, segs: rescored.append(len(segs)) or real_exact(self, q, segs))
+    rng = np.random.default_rng(5)
+    for trial in range(5):
+        q = base[trial] + 0.1 * rng.standard_normal(base.shape[1]).astype(np.float32)
+        for modality in ("any", "fused", "image", "text"):
+            for videos in (False, True):
+                for k in (1, 10, 200):
+                    want = search_table(tmp_path, q, k=k, modality=modality, videos=videos)
+                    got = search_vectors(tmp_path, q, k=k, modality=modality, videos=videos)
+                    assert [(h.video_id, h.segment, h.matched, h.tags) for h in got] == \
+                        [(h.video_id, h.segment, h.matched, h.tags) for h in want]
+                    assert np.allclose([h.score for h in got], [h.score for h in want], atol=1e-6)
+    assert (tmp_path / ".mmvideo" / "search" / "index.json").exists()
+    assert np.median(rescored) < 480 / 4  # most segments are ranked out by their int8 bounds alone

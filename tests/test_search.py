@@ -83,14 +83,12 @@ def test_ranking_functions():
         similarities(np.zeros(3), m)
 
 
-def test_large_library_answers_fast():
-    """10,000 segments x 4 embeddings: ranking stays a few matrix products (the CLI benchmark times it all)."""
-    import time
-
+def test_large_library_ranking_equals_a_full_sort():
+    """10,000 segments x 4 embeddings: the combined top 10 is the full argsort's (speed: benchmarks/bench_search.py)."""
     rng = np.random.default_rng(0)
     mats = {name: rng.normal(size=(10_000, 384)).astype(np.float32) for name in ("fused", "image", "audio", "text")}
     q = rng.normal(size=384).astype(np.float32)
-    t0 = time.perf_counter()
-    best, _ = combine({n: similarities(q, m) for n, m in mats.items()}, tuple(mats))
+    best, which = combine({n: similarities(q, m) for n, m in mats.items()}, tuple(mats))
     order = top(best, 10)
-    assert len(order) == 10 and time.perf_counter() - t0 < 0.5
+    assert order.tolist() == np.argsort(-best, kind="stable")[:10].tolist()
+    assert np.all(np.diff(best[order]) <= 0) and set(which[order].tolist()) <= {0, 1, 2, 3}

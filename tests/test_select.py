@@ -47,3 +47,21 @@ def test_concept_embedding_weighs_modalities_by_confidence():
     concepts = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], np.float32)
     e = select.concept_embedding_of(tokens, concepts, 0.5)
     assert np.linalg.norm(e) == pytest.approx(1.0) and e[0] > e[1] and e[2] > 0
+
+
+def test_fine_tags_keep_out_of_the_slots_and_are_kept_beside():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4], np.float32)  # 0 and 2 are fine-grained
+    fine = np.array([True, False, True, False, False, False])
+    owner = np.zeros(6, np.int64)
+    assert select.choose_tags(scores, owner, 3, 0.0, 5, fine=fine, max_fine=0).tolist() == [1, 3, 4]
+    assert select.choose_tags(scores, owner, 3, 0.0, 5, fine=fine, max_fine=1).tolist() == [0, 1, 3]
+    assert select.best_of(scores, fine, 5, 0.0).tolist() == [0, 2]
+    assert select.best_of(scores, fine, 5, 0.8).tolist() == [0]
+
+
+def test_tag_sentence_moves_the_fused_embedding():
+    assert select.tag_sentence(["dog", "pet"]) == "a video of dog, pet" and select.tag_sentence([]) == ""
+    e, s = np.eye(3, dtype=np.float32)[0], np.eye(3, dtype=np.float32)[1]
+    moved = select.with_sentence(e, s, 1.0)
+    np.testing.assert_allclose(moved, [2 ** -0.5, 2 ** -0.5, 0.0], atol=1e-6)
+    np.testing.assert_allclose(select.with_sentence(np.zeros(3), s, 0.5), s, atol=1e-6)

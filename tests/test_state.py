@@ -68,3 +68,28 @@ def test_unwritable_output_is_a_setup_error(tmp_path):
     target.write_text("x")
     with pytest.raises(SetupError, match="not writable"):
         check_writable(target / "out")
+
+
+def test_missing_files_match_os_path_exists_with_one_listing_per_folder(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    (lib / "a").mkdir(parents=True)
+    for name in ("kept.mp4", "target.mp4"):
+        (lib / "a" / name).write_bytes(b"x")
+    (lib / "a" / "link.mp4").symlink_to(lib / "a" / "target.mp4")
+    (lib / "a" / "dangling.mp4").symlink_to(lib / "a" / "nowhere.mp4")
+    paths = [lib / "a" / n for n in ("kept.mp4", "link.mp4", "dangling.mp4", "deleted.mp4")] + \
+        [lib / "gone" / "x.mp4"]
+    st = State(tmp_path / "out")
+    for i, p in enumerate(paths):
+        st.mark_failed(f"id{i}", str(p), "fp", "probe", "bad")
+    st.mark_file(str(lib / "a" / "copy.mp4"), "dup-1", "id0", "duplicate", "fp", duplicate_of="id0")
+    expected = sorted(str(p) for p in paths + [lib / "a" / "copy.mp4"] if not os.path.exists(p))
+    stats = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: stats.append(p) or real_stat(p, *a, **k))
+    gone = st.missing()
+    monkeypatch.undo()
+    assert [e.path for e in gone] == expected
+    assert {e.video_id for e in gone if e.status == "failed"} == {"id2", "id3", "id4"}
+    assert len(stats) <= 2  # only the two symbolic links are followed; plain files are found in the listing
+    st.close()

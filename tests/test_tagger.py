@@ -88,7 +88,8 @@ def test_audio_speech_and_silence(tagger):
 
 def test_faces_stand_for_people(tagger):
     (fused,) = tagger.tag([SegmentInput(face_confidence=0.9, faces=2)])
-    assert labels(fused)[0] == "person" and fused.tags[0].score == pytest.approx(0.9, abs=1e-4)
+    boosted = 1 - (1 - 0.9) ** tagger.settings.supported_boost  # faces name "person": its score is raised
+    assert labels(fused)[0] == "person" and fused.tags[0].score == pytest.approx(boosted, abs=1e-4)
     (weak,) = tagger.tag([SegmentInput(face_confidence=0.2)])
     assert weak.modalities == ()
 
@@ -115,6 +116,11 @@ def test_missing_modality_changes_nothing_else(tagger):
 def test_fused_embedding_is_a_unit_vector_in_the_text_space(tagger):
     (fused,) = tagger.tag([SegmentInput(text="a dog in a bathtub")])
     assert fused.embedding.shape == (D,) and fused.embedding.dtype == np.float32
+    sentence = "a video of " + ", ".join(labels(fused) + [f["label"] for f in fused.columns["fine_tags"]])
+    moved = vector("a dog in a bathtub") + tagger.settings.tag_text_weight * vector(sentence)
+    np.testing.assert_allclose(fused.embedding, moved / np.linalg.norm(moved), atol=1e-6)
+    plain = make(FakeTextEncoder(), default_vocabulary(), settings=TaggerSettings(tag_text_weight=0.0))
+    (fused,) = plain.tag([SegmentInput(text="a dog in a bathtub")])
     np.testing.assert_allclose(fused.embedding, vector("a dog in a bathtub"), atol=1e-6)
     with_vectors = make(FakeTextEncoder(), default_vocabulary(), config=RunConfig(modality_embeddings=True))
     (fused,) = with_vectors.tag([SegmentInput(text="a dog in a bathtub")])
@@ -128,7 +134,8 @@ def test_texts_are_embedded_once_per_batch_and_given_embeddings_are_used():
     given = vector("creek")
     out = tagger.tag([SegmentInput(text="hello"), SegmentInput(text="hello"), SegmentInput(text="  "),
                       SegmentInput(text="ignored", text_embedding=given)])
-    assert encoder.calls == [["hello"]]
+    assert encoder.calls[0] == ["hello"]  # then at most one call for the batch's tag sentences
+    assert len(encoder.calls) <= 2 and all(c[0].startswith("a video of ") for c in encoder.calls[1:])
     assert out[2].modalities == () and labels(out[3])[0] == "creek"
 
 
@@ -207,7 +214,9 @@ def test_min_score_cuts_weak_tags_and_a_trained_layer_can_be_given():
     layer = LabelQueryAttention(num_modalities=4, scale=[0.5, 1.0, 1.0, 1.0])
     halved = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, layer=layer)
     assert halved.layer is layer
-    assert halved.tag([seg])[0].tags[0].score == pytest.approx(0.5 * 0.8, abs=1e-4)  # peak 1 x length 0.8 x 0.5
+    raw = 0.5 * 0.8  # peak 1 x length 0.8 x 0.5, then raised: the image's classes name "dog"
+    boost = halved.settings.supported_boost
+    assert halved.tag([seg])[0].tags[0].score == pytest.approx(1 - (1 - raw) ** boost, abs=1e-4)
     with pytest.raises(ParameterError, match="Received: num_modalities=2"):
         make(FakeTextEncoder(), ["a", "b"], layer=LabelQueryAttention(num_modalities=2))
 
@@ -311,16 +320,23 @@ def test_a_confident_audio_token_and_clear_image_evidence_both_get_slots(tagger)
     (fused,) = tagger.tag([seg])
     owners = {max(t.attention, key=t.attention.get) for t in fused.tags}
     assert {"image", "audio"} <= owners
-    assert "goose" in labels(fused) and "speech" in labels(fused)
+    assert "bird" in labels(fused) and "speech" in labels(fused)
+    assert fused.columns["fine_tags"][0]["label"] == "goose"  # fine tags beside the five slots
 
 
 def test_a_childs_evidence_reaches_its_parents_and_comes_first(tagger):
     assert maps.tag_parents()["goose"] == ("bird",) and "animal" in maps.tag_parents()["bird"]
     (fused,) = tagger.tag([SegmentInput(image_probs=one_hot(1000, GOOSE, 0.8))])
     top = labels(fused)
-    assert top.index("goose") < top.index("bird") < top.index("animal")
+    assert "goose" not in top and top.index("bird") < top.index("animal")  # fine tags keep out of the slots
+    fine = {f["label"]: f["score"] for f in fused.columns["fine_tags"]}
     scores = {t.label: t.score for t in fused.tags}
-    assert scores["bird"] >= scores["goose"] - 1e-6 and scores["animal"] >= scores["goose"] - 1e-6
+    assert scores["bird"] >= fine["goose"] - 1e-6 and scores["animal"] >= fine["goose"] - 1e-6
+    slots = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, audio_classes=AUDIO_NAMES,
+                 settings=TaggerSettings(fine_slots=5))
+    (fused,) = slots.tag([SegmentInput(image_probs=one_hot(1000, GOOSE, 0.8))])
+    top = labels(fused)
+    assert top.index("goose") < top.index("bird") < top.index("animal")
 
 
 def test_concept_embeddings_keep_what_the_classifier_saw(tagger):
@@ -331,6 +347,20 @@ def test_concept_embeddings_keep_what_the_classifier_saw(tagger):
     assert fused.concepts["audio"] is None and fused.columns["audio_concept_embedding"] is None
     (text,) = tagger.tag([SegmentInput(text="geese on a lake")])
     assert float(text.concepts["text"] @ vector("geese on a lake")) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_tags_no_evidence_names_give_way():
+    """A dog's picture: the maps name dog, pet, animal; a text-space neighbour the maps do not name is cut."""
+    near = FakeTextEncoder(same={"cat": "dog"})  # "cat" sits on "dog" in this text space
+    seg = SegmentInput(image_probs=one_hot(1000, GOLDEN_RETRIEVER, 0.8))
+    plain = make(near, default_vocabulary(), image_classes=IMAGE_NAMES,
+                 settings=TaggerSettings(min_score=0.5, unsupported=1.0, supported_boost=1.0))
+    gated = make(near, default_vocabulary(), image_classes=IMAGE_NAMES, settings=TaggerSettings(min_score=0.5))
+    assert "cat" in labels(plain.tag([seg])[0])
+    (fused,) = gated.tag([seg])
+    assert "cat" not in labels(fused) and {"dog", "pet", "animal"} <= set(labels(fused))
+    (text,) = gated.tag([SegmentInput(text="cat")])  # text names anything: nothing is cut
+    assert labels(text)[0] in ("cat", "dog")
 
 
 def test_masked_modalities_are_left_out_of_fusion_and_concepts():

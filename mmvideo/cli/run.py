@@ -2,6 +2,7 @@
 
 The settings' options come from RunConfig's table (``mmvideo.cli.options``); precedence: command-line
 option > ``--config`` file > default. The config is built, and so checked, before any video is looked at.
+``--engine ray`` hands the same run to ``engines/ray_engine.py`` (``--address``: an existing cluster).
 """
 
 from __future__ import annotations
@@ -48,16 +49,20 @@ def run(ctx: click.Context, inputs: tuple[str, ...], out: str, config_file: str 
         log_format: str, quiet: bool, prune: bool, rehash: bool, **settings: Any) -> int:
     """Tag every video under INPUTS: timestamped tags and embeddings per segment into --out."""
     config = build_config(ctx, config_file, settings)
-    from mmvideo.engines.local import run_local
     from mmvideo.pipeline.analyze import Pipeline
+
+    if config.engine == "ray":
+        from mmvideo.engines.ray_engine import run_ray as engine
+    else:
+        from mmvideo.engines.local import run_local as engine
     from mmvideo.progress import make_reporter
 
     pipeline = Pipeline(config)
     reporter = make_reporter(log_format, quiet)
     command = "mmvideo " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        summary = run_local(inputs, out, config, pipeline, reporter, command=command, settle=settle, prune=prune,
-                            rehash=rehash)
+        summary = engine(inputs, out, config, pipeline, reporter, command=command, settle=settle, prune=prune,
+                         rehash=rehash)
     finally:
         reporter.close()
     return summary.exit_code

@@ -11,13 +11,17 @@ The state row is written after the parts, so a kill at any moment leaves at wors
 rewritten (replaced, not duplicated) by the next run. Compacted results (``write/compact.py``): a run first
 finishes a compaction a killed process left half done, splits the videos it will process again out of their
 compacted files, and ends with a compaction when it wrote parts and ``auto_compact`` per-video parts piled up.
+
+The results may go to an object store (``s3://...``, ``write/target.py``): then the state store and the lock
+live in the local ``config.state`` folder and nothing is compacted. Another engine (``engines/ray_engine.py``) reuses
+this driver with its own ``executor``: everything but how ``process`` calls are spread stays here.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -30,8 +34,13 @@ from mmvideo.media import children
 from mmvideo.progress import Reporter, RunSummary
 from mmvideo.state import ContentIds, RunLock, State, check_writable
 from mmvideo.write import compact as compaction
+from mmvideo.write.target import check_remote_writable, is_remote
 
-__all__ = ["Analyzer", "default_jobs", "run_local"]
+__all__ = ["Analyzer", "Executor", "default_jobs", "output_home", "run_local"]
+
+Executor = Callable[..., None]
+"""How ``process`` calls are spread: ``(files, out, config, analyzer, reporter, summary, state, formats, t0,
+settle, jobs)``; it takes the videos from ``next_videos`` and ``commit``s every outcome on the driver."""
 
 MAX_DEFAULT_JOBS = 8
 JOB_MEMORY_MB = 400
@@ -68,44 +77,64 @@ def default_jobs() -> int:
     return max(1, jobs)
 
 
+def output_home(out_dir: str | os.PathLike, config: RunConfig) -> tuple[str | Path, Path]:
+    """(where the results go, the local folder whose ``.mmvideo/`` holds the state store and the lock), both
+    checked writable. An object-store ``out_dir`` needs ``config.state``; a local one keeps its own state."""
+    if is_remote(out_dir):
+        if not config.state:
+            raise SetupError(f"{out_dir}: an object-store output needs --state DIR (a local folder for the state "
+                             f"store and the run lock)")
+        if config.thumbnails:
+            raise SetupError(f"{out_dir}: --thumbnails needs a local output folder")
+        return check_remote_writable(str(out_dir)), check_writable(config.state)
+    if config.state:
+        raise SetupError(f"{out_dir}: --state is for object-store outputs (s3://...); a local output folder keeps "
+                         f"its state in {Path(out_dir) / '.mmvideo'}")
+    out = check_writable(out_dir)
+    return out, out
+
+
 def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: RunConfig,
               analyzer: Analyzer, reporter: Reporter, *, command: str = "mmvideo run",
               settle: float = 0.0, prune: bool = False, rehash: bool = False,
-              auto_compact: int | None = compaction.AUTO_COMPACT_PARTS) -> RunSummary:
+              auto_compact: int | None = compaction.AUTO_COMPACT_PARTS,
+              executor: Executor | None = None) -> RunSummary:
     """Process every media file under ``inputs`` into ``out_dir``; returns the run's summary.
 
     ``prune`` first removes the results of recorded files whose path no longer exists. Content ids of files
     whose (device, inode, size, mtime, ctime) are unchanged since the last run are reused from the state
     store; ``rehash`` hashes every file again (a file rewritten in place with its old stat). ``auto_compact``:
     compact the Parquet results at the end when the run wrote parts and at least this many per-video parts
-    exist (None: never). The analyzer's
-    fingerprint must be known without loading models (it loads them on first use), so a run with nothing
-    new to do loads none. Raises ``SetupError`` for problems that stop the whole run.
+    exist (None: never). ``executor``: how ``process`` calls are spread (default: this process, ``--jobs``).
+    The analyzer's fingerprint must be known without loading models (it loads them on first use), so a run
+    with nothing new to do loads none. Raises ``SetupError`` for problems that stop the whole run.
     """
     t0 = time.monotonic()
     inputs = list(inputs)
-    out = check_writable(out_dir)
+    out, home = output_home(out_dir, config)
+    local = not is_remote(out)
     formats = ("jsonl", "parquet") if config.format == "both" else (config.format,)
     summary = RunSummary()
-    with RunLock(out) as lock:
+    with RunLock(home) as lock:
         if lock.took_over_from:
             reporter.message(f"mmvideo: took over a stale lock left by pid {lock.took_over_from.get('pid')} "
                              f"(process no longer running)")
-        state = State(out)
+        state = State(home)
         try:
-            compaction.recover(out)
+            if local:
+                compaction.recover(out)
             files = _settled_inputs(inputs, out, state, reporter, summary, prune, rehash)
             fp = analyzer.fingerprint
-            if compaction.read_manifest(out)["files"]:  # videos to process again leave their compacted files
+            if local and compaction.read_manifest(out)["files"]:  # videos to process again leave their compacted files
                 compaction.evict(out, [v.key for v in files
                                        if not already_handled(v, previous(v, state), fp, config.retry_failed)])
             run_id = state.start_run(command, fp, len(files))
             reporter.run_started(len(files))
-            jobs = config.jobs or default_jobs()
-            work = _process_serial if jobs == 1 else _process_pool
+            jobs = config.jobs or (default_jobs() if executor is None else 0)
+            work = executor or (_process_serial if jobs == 1 else _process_pool)
             work(files, out, config, analyzer, reporter, summary, state, formats, t0, settle, jobs)
             wrote = summary.done + summary.failed + summary.duplicates
-            if (auto_compact is not None and wrote and "parquet" in formats
+            if (local and auto_compact is not None and wrote and "parquet" in formats
                     and compaction.loose_parts(out) >= auto_compact):
                 reporter.message(f"{out}: compacting the Parquet results")
                 compaction.compact(out)
@@ -120,7 +149,7 @@ def run_local(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike, c
     return summary
 
 
-def _next_videos(files: list, config: RunConfig, analyzer: Analyzer, reporter: Reporter, summary: RunSummary,
+def next_videos(files: list, config: RunConfig, analyzer: Analyzer, reporter: Reporter, summary: RunSummary,
                  state: State, t0: float, settle: float):
     """The files to process, in order, after the skip rules; stops (counting the rest pending) at max_runtime."""
     fp = analyzer.fingerprint
@@ -141,7 +170,7 @@ def _next_videos(files: list, config: RunConfig, analyzer: Analyzer, reporter: R
 
 def _process_serial(files, out, config, analyzer, reporter, summary, state, formats, t0, settle, jobs) -> None:
     """``--jobs 1``: each video processed and committed before the next starts."""
-    for i, video in _next_videos(files, config, analyzer, reporter, summary, state, t0, settle):
+    for i, video in next_videos(files, config, analyzer, reporter, summary, state, t0, settle):
         reporter.video_started(video.path, i)
         outcome = process(video, analyzer, config, out, formats,
                           on_stage=lambda name, path=video.path: reporter.stage(path, name))
@@ -163,7 +192,7 @@ def _process_pool(files, out, config, analyzer, reporter, summary, state, format
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mmvideo-job")
     try:
-        videos = _next_videos(files, config, analyzer, reporter, summary, state, t0, settle)
+        videos = next_videos(files, config, analyzer, reporter, summary, state, t0, settle)
         while True:
             commit_finished(jobs)  # wait for a free slot first: memory stays bounded by `jobs` videos
             nxt = next(videos, None)

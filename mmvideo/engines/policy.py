@@ -25,6 +25,7 @@ from mmvideo.media import children
 from mmvideo.progress import Reporter, RunSummary
 from mmvideo.records import Analysis, VideoFile, VideoRecord
 from mmvideo.state import State, VideoState, utc_now
+from mmvideo.write.target import is_remote
 from mmvideo.write.writer import write_video
 
 KILL_GRACE_S = 1.0
@@ -149,7 +150,7 @@ def process(video: VideoFile, analyzer: Analyzer, config: RunConfig, out_dir: os
     record without analysis. Raises only ``SetupError`` (results cannot be written).
     """
     t0 = time.monotonic()
-    out = Path(out_dir)
+    out = out_dir if is_remote(out_dir) else Path(out_dir)  # an object store's URI stays a URI
     fp = analyzer.fingerprint
     schema = getattr(analyzer, "segment_schema", None)  # the modalities' columns: every part alike
     if video.error is not None:
@@ -204,6 +205,15 @@ def failed_record(video: VideoFile, fingerprint: str, stage: str, error: str) ->
     """The video row of a file that failed at ``stage`` with a one-line ``error``."""
     return VideoRecord(video_id=video.key, path=video.path, status="failed", fingerprint=fingerprint,
                        stage=stage, error=error, processed_at=utc_now())
+
+
+def give_up(video: VideoFile, analyzer: Analyzer, out_dir: os.PathLike | str, formats: Sequence[str], stage: str,
+            error: str) -> Outcome:
+    """A failure outcome (its record written) for a video an engine will not analyze again, e.g. one that killed
+    its workers too often."""
+    out = out_dir if is_remote(out_dir) else Path(out_dir)
+    return _failed(video, analyzer.fingerprint, stage, error, out, formats, time.monotonic(),
+                   getattr(analyzer, "segment_schema", None))
 
 
 def _failed(video: VideoFile, fp: str, stage: str, error: str, out: Path, formats: Sequence[str],

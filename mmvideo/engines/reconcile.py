@@ -94,7 +94,7 @@ def drop_superseded(out_dir: os.PathLike | str, state: State, files: Iterable[Vi
 
 
 def prune_missing(out_dir: os.PathLike | str, state: State,
-                  exists: Callable[[str], bool] = os.path.exists) -> list[VideoState]:
+                  exists: Callable[[str], bool] | None = None) -> list[VideoState]:
     """Remove the results (parts in every format, evidence) and state rows of recorded files that no longer
     exist; returns them."""
     gone = state.missing(exists)

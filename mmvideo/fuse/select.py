@@ -38,6 +38,25 @@ def smooth_context(scores: np.ndarray, present: np.ndarray, weight: float) -> np
     return np.where(p > 0, blended, s).astype(np.float32)
 
 
+def weigh_support(scores: np.ndarray, named: np.ndarray, unsupported: float, boost: float,
+                  ancestors: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+    """Scores of tags the evidence names raised to ``1 - (1 - s) ** boost``, the others' times ``unsupported``.
+
+    scores: (B, T) float32; named: (B, T) bool (a named tag's ancestors count as named: ``parent_index``).
+    Negative scores stay as they are. (B, T) float32.
+    """
+    s = np.asarray(scores, dtype=np.float32)
+    n = np.array(named, dtype=bool, copy=True)
+    if ancestors is not None:
+        for child, ups in enumerate(ancestors):
+            if ups:
+                ups_ = np.asarray(ups, dtype=np.int64)
+                n[:, ups_] |= n[:, child:child + 1]
+    pos = np.clip(s, 0.0, 1.0)
+    raised = np.where(s > 0, 1.0 - (1.0 - pos) ** boost, s)
+    return np.where(n, raised, np.where(s > 0, s * unsupported, s)).astype(np.float32)
+
+
 def parent_index(labels: Sequence[str], parents: Mapping[str, Sequence[str]]) -> list[tuple[int, ...]]:
     """For each tag of ``labels``, the indices of its ancestors (parents, their parents...) in ``labels``."""
     index = {label: i for i, label in enumerate(labels)}
@@ -76,10 +95,12 @@ def sibling_groups(labels: Sequence[str], parents: Mapping[str, Sequence[str]]) 
 
 
 def choose_tags(scores: np.ndarray, owner: np.ndarray, k: int, min_score: float, max_share: int,
-                group: np.ndarray | None = None, max_siblings: int = 100) -> np.ndarray:
+                group: np.ndarray | None = None, max_siblings: int = 100, fine: np.ndarray | None = None,
+                max_fine: int = 100) -> np.ndarray:
     """Indices of one segment's tags, best first: the ``k`` best scoring at least ``min_score``, with no
     modality owning more than ``max_share`` of them while tags of another modality qualify, and at most
-    ``max_siblings`` children of one parent (a dog's "cat", a boat's "sailboat, speedboat, ship").
+    ``max_siblings`` children of one parent (a dog's "cat", a boat's "sailboat, speedboat, ship") and at most
+    ``max_fine`` of the tags marked in ``fine`` ((T,) bool: the fine-grained ones, "goose", "speedboat").
 
     scores: (T,) fused scores; owner: (T,) int, the modality each tag's score came from (its largest
     attention); group: (T,) int sibling group (``sibling_groups``; -1: none). A tag passed over for its
@@ -91,9 +112,14 @@ def choose_tags(scores: np.ndarray, owner: np.ndarray, k: int, min_score: float,
     waiting: list[int] = []
     share: dict[int, int] = {}
     siblings: dict[int, int] = {}
+    n_fine = 0
     for t in order:
         if len(taken) == k:
             break
+        if fine is not None and fine[t]:
+            if n_fine >= max_fine:
+                continue
+            n_fine += 1
         g = -1 if group is None else int(group[t])
         if g >= 0:
             if siblings.get(g, 0) >= max_siblings:
@@ -109,6 +135,13 @@ def choose_tags(scores: np.ndarray, owner: np.ndarray, k: int, min_score: float,
         taken += waiting[:k - len(taken)]
         taken.sort(key=lambda t: -scores[t])
     return np.asarray(taken, dtype=np.int64)
+
+
+def best_of(scores: np.ndarray, among: np.ndarray, k: int, min_score: float) -> np.ndarray:
+    """Indices of the ``k`` best scores (T,) among the tags marked in ``among`` (T,) bool that reach
+    ``min_score``, best first (the fine-grained tags kept beside the five slots)."""
+    cand = np.nonzero(np.asarray(among, dtype=bool) & (scores >= min_score))[0]
+    return cand[np.argsort(-scores[cand], kind="stable")][:k].astype(np.int64)
 
 
 def order_children_first(chosen: np.ndarray, scores: np.ndarray, ancestors: Sequence[Sequence[int]]) -> np.ndarray:
@@ -140,3 +173,14 @@ def concept_embedding_of(tokens: np.ndarray, concepts: np.ndarray, mix: float) -
     has_concept = np.any(concepts != 0, axis=1, keepdims=True)
     own = np.where(has_concept, (1.0 - mix) * direction + mix * concepts, direction)
     return unit((strength * unit(own)).sum(axis=0)[None])[0]
+
+
+def tag_sentence(labels: Sequence[str], template: str = "a video of {}") -> str:
+    """A segment's tags as one sentence for the text encoder ("a video of dog, pet, animal"); "" without tags."""
+    return template.format(", ".join(labels)) if labels else ""
+
+
+def with_sentence(embedding: np.ndarray, sentence: np.ndarray, weight: float) -> np.ndarray:
+    """The unit (D,) ``embedding + weight * sentence`` (the fused embedding moved toward its tags' sentence
+    embedding); a zero ``embedding`` gives the sentence's direction."""
+    return unit((np.asarray(embedding, np.float32) + weight * np.asarray(sentence, np.float32))[None])[0]

@@ -37,6 +37,10 @@ class AudioModality(ClassifierModality):
     def drop(self, ctx: FusionContext) -> frozenset[str]:
         return frozenset(ctx.settings.audio_drop)
 
+    def support_classes(self, scores: np.ndarray, ctx: FusionContext) -> np.ndarray:
+        """Classes at or above ``audio_min_score`` (those that may make the token), dropped ones excluded."""
+        return np.nonzero(scores >= max(ctx.settings.audio_min_score, 1e-8))[0]
+
     def concept_min_score(self, ctx: FusionContext) -> float:
         return ctx.settings.audio_concept_min
 

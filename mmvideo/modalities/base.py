@@ -153,6 +153,12 @@ class Modality(ABC):
         """(D,) float32 token per pooled value (direction = meaning, length in (0, 1] = confidence) or None."""
         return [None] * len(pooled)
 
+    def support(self, pooled: Sequence[Any], prepared: Any, ctx: FusionContext) -> list[np.ndarray | None]:
+        """Per pooled value, (T,) bool: the vocabulary's tags this modality's evidence itself names (a
+        classifier's classes through the curated maps), or None: no say (any tag may come from it). Fusion
+        weighs down tags that no present modality names (a text-space neighbour: "cat" near a dog's "dog")."""
+        return [None] * len(pooled)
+
     #: the modality's ``concepts`` give a ``<name>_concept_embedding`` column (set by modalities that do)
     has_concepts: ClassVar[bool] = False
 

@@ -58,6 +58,17 @@ def class_table(ctx: FusionContext, table: str, names: Sequence[str], drop: Coll
     return np.where(keep, out, 0.0).astype(np.float32)
 
 
+def class_labels(ctx: FusionContext, table: str, names: Sequence[str]) -> np.ndarray:
+    """(C, T) bool: the vocabulary's tags each class maps to (``maps.class_tags``)."""
+    index = {label: i for i, label in enumerate(ctx.labels)}
+    out = np.zeros((len(names), len(ctx.labels)), dtype=bool)
+    for c, tags in enumerate(maps.class_tags(table, names)):
+        for t in tags or ():
+            if t in index:
+                out[c, index[t]] = True
+    return out
+
+
 class ClassTables(NamedTuple):
     """A classifier's classes in the text space for one vocabulary: ``tags`` (C, D) what each class stands for
     in fusion (zero rows: no evidence), ``names`` (C, D) unit embeddings of the class names themselves, and
@@ -66,6 +77,7 @@ class ClassTables(NamedTuple):
     tags: np.ndarray
     names: np.ndarray
     usable: np.ndarray
+    named: np.ndarray | None = None  # (C, T) bool: the tags the maps send each class to (default vocabulary)
 
 
 class ClassifierModality(Modality):
@@ -108,7 +120,29 @@ class ClassifierModality(Modality):
         drop = self.drop(ctx)
         names = ctx.embed([clean_name(n) for n in self.class_names])
         usable = np.array([n not in drop for n in self.class_names])
-        return ClassTables(class_table(ctx, self.class_map, self.class_names, drop), names, usable)
+        return ClassTables(class_table(ctx, self.class_map, self.class_names, drop), names, usable,
+                           class_labels(ctx, self.class_map, self.class_names) if ctx.uses_maps else None)
+
+    def support(self, pooled: Sequence[ClassPool | None], prepared: Any, ctx: FusionContext) -> list:
+        """(T,) bool per segment: the default tags (and their ancestors, added by fusion) that the classes
+        ``support_classes`` keeps are mapped to; None without the maps."""
+        if prepared is None or prepared.named is None:
+            return [None] * len(pooled)
+        how = ctx.settings.pooling
+        out: list[np.ndarray | None] = []
+        for p in pooled:
+            if p is None:
+                out.append(np.zeros(len(ctx.labels), dtype=bool))
+                continue
+            scores = np.where(prepared.usable, p.pooled(how), 0.0)
+            out.append(prepared.named[self.support_classes(scores, ctx)].any(axis=0))
+        return out
+
+    def support_classes(self, scores: np.ndarray, ctx: FusionContext) -> np.ndarray:
+        """Indices of the classes whose tags count as named by this modality (``scores``: (C,) pooled, zero
+        for unusable classes): the ``support_top_k`` best scoring above 0."""
+        order = np.argsort(-scores, kind="stable")[:ctx.settings.support_top_k]
+        return order[scores[order] > 0]
 
     def tokens(self, pooled: Sequence[ClassPool | None], prepared: Any, ctx: FusionContext) -> list:
         if prepared is None:

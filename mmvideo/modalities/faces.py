@@ -81,6 +81,13 @@ class FacesModality(Modality):
         return [tokens.face_token(None if p is None else p.confidence, prepared, min_conf=ctx.settings.face_min_conf)
                 for p in pooled]
 
+    def support(self, pooled: Sequence[FacePool | None], prepared: Any, ctx: FusionContext) -> list:
+        """Faces name ``face_text`` ("person") alone, when the vocabulary has that tag."""
+        if ctx.settings.face_text not in ctx.labels:
+            return [None] * len(pooled)
+        named = np.array([label == ctx.settings.face_text for label in ctx.labels])
+        return [named if p is not None else np.zeros_like(named) for p in pooled]
+
     def columns(self) -> list[tuple[str, pa.DataType]]:
         return [("faces", pa.int32()), ("face_confidence", pa.float32())]
 

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmvideo.errors import SetupError
+from mmvideo.write.target import is_remote
 
 TABLES = ("segments", "videos")
 PREFIX = "compact-"
@@ -42,6 +46,7 @@ TARGET_ROWS = 65_536  # rows (segments + videos) per compacted file (~100 MB of 
                       # video rewrites
 ROW_GROUP_ROWS = 8_192
 MAX_PARTS = 8_192  # videos per compacted file, whatever their rows: bounds compaction's memory
+READ_AHEAD = 16  # videos read ahead of the writer
 AUTO_COMPACT_PARTS = 1_000  # a run ends with a compaction when this many per-video parts have piled up
 
 
@@ -266,9 +271,113 @@ def per_video_keys(out_dir: os.PathLike | str) -> list[str]:
     return sorted(keys)
 
 
+@dataclass
+class _Video:
+    """One video going into a compacted file: per table where its rows are (a per-video part, or a slice
+    (offset, rows) of an old compacted file) and how many; the files it replaces."""
+
+    key: str
+    where: dict[str, tuple] = field(default_factory=dict)  # table -> (path,) or (path, offset, rows)
+    rows: dict[str, int] = field(default_factory=dict)
+    schemas: dict[str, pa.Schema] = field(default_factory=dict)  # until planned (then dropped: memory)
+    sources: list[str] = field(default_factory=list)
+
+
+class _Reader:
+    """Reads a video's rows of one table; keeps the last old compacted file read (its videos come in a row)."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.table: pa.Table | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, where: tuple) -> pa.Table:
+        if len(where) == 1:  # a per-video part
+            return pq.ParquetFile(where[0]).read()
+        path, offset, rows = where
+        with self.lock:
+            if path != self.path:
+                self.path, self.table = None, None  # drop the previous file before reading the next
+                self.table, self.path = _read(path), path
+            return self.table.slice(offset, rows)
+
+    def ahead(self, wheres: list[tuple], window: int = READ_AHEAD) -> Iterator[pa.Table]:
+        """``self(where)`` for each of ``wheres``, in order, read on a second thread up to ``window`` ahead
+        (Parquet reads release the GIL: reading overlaps compressing and writing)."""
+        with ThreadPoolExecutor(1) as pool:
+            pending: deque = deque()
+            for where in wheres:
+                pending.append(pool.submit(self, where))
+                if len(pending) > window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
+def _plan(videos: Iterable[_Video], target_rows: int) -> Iterable[tuple[list[_Video], dict[str, pa.Schema]]]:
+    """Group videos into compacted files of about ``target_rows`` rows (at most ``MAX_PARTS`` videos) and
+    the schema of each table of each file (the videos' schemas unified, as ``concat_tables`` would)."""
+    batch: list[_Video] = []
+    schemas: dict[str, pa.Schema] = {}
+    rows = parts = 0
+    for video in videos:
+        for t, schema in video.schemas.items():
+            if t not in schemas:
+                schemas[t] = schema
+            elif not schemas[t].equals(schema, check_metadata=False):
+                schemas[t] = pa.unify_schemas([schemas[t], schema], promote_options="default")
+        video.schemas = {}  # a batch of 8,192 videos' schemas and footers would hold about a gigabyte
+        batch.append(video)
+        rows += sum(video.rows.values())
+        parts += "videos" in video.where
+        if rows >= target_rows or parts >= MAX_PARTS:
+            yield batch, schemas
+            batch, schemas, rows, parts = [], {}, 0, 0
+    if batch:
+        yield batch, schemas
+
+
+def _conform_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s fields, in its order and types (missing ones null)."""
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    n = table.num_rows
+    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(n, f.type)
+            for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _write_row_group(writer: pq.ParquetWriter, table: pa.Table) -> None:
+    writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+
+def _write_streamed(path: Path, schema: pa.Schema, parts: list[tuple[str, int]], tables: Iterable[pa.Table]) -> None:
+    """Write ``tables`` (one per video, in ``parts`` order) as one file at hidden ``path``, whole and fsynced,
+    in row groups of ``ROW_GROUP_ROWS``: memory holds one row group, not the file."""
+    schema = schema.with_metadata({**(schema.metadata or {}), PARTS_KEY: json.dumps(parts)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
+            pending: list[pa.Table] = []
+            rows = 0
+            for table in tables:
+                pending.append(_conform_to(table, schema))
+                rows += table.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    merged = pa.concat_tables(pending)
+                    full = rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS
+                    _write_row_group(writer, merged.slice(0, full))
+                    pending, rows = [merged.slice(full)], rows - full
+            if rows or not parts:
+                _write_row_group(writer, pa.concat_tables(pending) if pending else schema.empty_table())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def compact(out_dir: os.PathLike | str, *, target_rows: int = TARGET_ROWS) -> Compaction:
     """Merge every per-video Parquet part (and compacted files under half ``target_rows``) into compacted
-    files of about ``target_rows`` rows (segments + videos). Call under the run lock (``mmvideo compact`` takes it)."""
+    files of about ``target_rows`` rows (segments + videos), streaming: one video's rows and one row group in
+    memory at a time. Call under the run lock (``mmvideo compact`` takes it)."""
     out = Path(out_dir)
     recover(out)
     _clean_leftovers(out)
@@ -280,24 +389,58 @@ def compact(out_dir: os.PathLike | str, *, target_rows: int = TARGET_ROWS) -> Co
     result = Compaction(parts=len(keys))
     if not keys and len(small) <= 1:
         return result
-    batch = _Batcher(out, manifest["generation"] + 1, target_rows)
-    for name in small:  # an old file goes in the step of the first new file that takes its rows
-        split = {t: _split(out / "parquet" / t / name) for t in TABLES}
-        for key in dict.fromkeys(k for t in TABLES for k in split[t]):
-            batch.add(key, {t: split[t].get(key) for t in TABLES}, [f"parquet/{t}/{name}" for t in TABLES])
+    generation = manifest["generation"] + 1
+    steps, names, reader = [], [], _Reader()
+    for batch, schemas in _plan(_videos(out, small, keys), target_rows):
+        name = f"{PREFIX}{generation:06d}-{len(names):04d}.parquet"
+        step = {"remove": list(dict.fromkeys(s for v in batch for s in v.sources)), "rename": []}
+        for t in TABLES:
+            members = [v for v in batch if t in v.where]
+            if not members:
+                continue
+            hidden = f"parquet/{t}/.{name}.cmp-{os.getpid()}"
+            _write_streamed(out / hidden, schemas[t], [(v.key, v.rows[t]) for v in members],
+                            reader.ahead([v.where[t] for v in members]))
+            step["rename"].append((hidden, f"parquet/{t}/{name}"))
+            result.rows += sum(v.rows[t] for v in members) if t == "segments" else 0
+        names.append(name)
+        steps.append(step)
+    reader.table = None
+    files = [n for n in manifest["files"] if n not in small] + names
+    _swap(out, files, steps)
+    result.files, result.replaced = names, len(small)
+    return result
+
+
+def _videos(out: Path, small: list[str], keys: list[str]) -> Iterable[_Video]:
+    """The videos to compact: those of the small compacted files (an old file goes in the step of the first
+    new file that takes its rows), then the per-video parts."""
+    for name in small:
+        sources = [f"parquet/{t}/{name}" for t in TABLES]
+        found: dict[str, _Video] = {}
+        for t in TABLES:
+            path = out / "parquet" / t / name
+            if not path.exists():
+                continue
+            schema, offset = pq.read_schema(path).remove_metadata(), 0  # not its parts list
+            for key, rows in parts_of(path):
+                video = found.setdefault(key, _Video(key, sources=sources))
+                video.where[t], video.rows[t], video.schemas[t] = (path, offset, rows), rows, schema
+                offset += rows
+        yield from found.values()
     for key in keys:
-        tables, sources = {}, []
+        video = _Video(key)
         for t in TABLES:
             part = out / "parquet" / t / f"{key}.parquet"
-            if part.exists():
-                tables[t] = _read(part)
-                sources.append(f"parquet/{t}/{key}.parquet")
-        batch.add(key, tables, sources)
-    batch.flush()
-    files = [n for n in manifest["files"] if n not in small] + batch.names
-    _swap(out, files, batch.steps)
-    result.files, result.replaced, result.rows = batch.names, len(small), batch.total_rows
-    return result
+            try:
+                footer = pq.read_metadata(part)
+            except FileNotFoundError:
+                continue
+            video.where[t], video.rows[t] = (part,), footer.num_rows
+            video.schemas[t] = footer.schema.to_arrow_schema()
+            video.sources.append(f"parquet/{t}/{key}.parquet")
+        if video.where:
+            yield video
 
 
 def _rows(path: Path) -> int:
@@ -333,6 +476,8 @@ def compacted_keys(out_dir: os.PathLike | str) -> dict[str, str]:
 def evict(out_dir: os.PathLike | str, keys: Iterable[str]) -> int:
     """Split ``keys`` back out of their compacted files into per-video parts (one swap), so a run can replace or
     remove them part by part; returns how many were compacted. Call under the run lock."""
+    if is_remote(out_dir):  # runs never compact an object store's parts
+        return 0
     out = Path(out_dir)
     manifest = read_manifest(out)
     if not manifest["files"]:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from mmvideo.errors import SetupError
 from mmvideo.records import ItemEvidence, VideoEvidence
-from mmvideo.write.writer import write_atomic
+from mmvideo.write.target import write_part
 
 EVIDENCE_VERSION = "1"
 FOLDER = "evidence"
@@ -70,8 +70,8 @@ def _items_table(video_id: str, items: ItemEvidence) -> pa.Table:
     ], schema=EVIDENCE_SCHEMA)
 
 
-def write_evidence(out_dir: os.PathLike | str, evidence: VideoEvidence) -> Path:
-    """Write (or replace) one video's evidence file; returns its path."""
+def write_evidence(out_dir: os.PathLike | str, evidence: VideoEvidence) -> Path | str:
+    """Write (or replace) one video's evidence file (a local folder or an object store); returns where it went."""
     tables = [_items_table(evidence.video_id, it) for it in evidence.items]
     table = pa.concat_tables(tables) if tables else EVIDENCE_SCHEMA.empty_table()
     meta = {"path": evidence.path, "segments": [list(s) for s in evidence.segments], "info": evidence.info}
@@ -80,9 +80,8 @@ def write_evidence(out_dir: os.PathLike | str, evidence: VideoEvidence) -> Path:
         "mmvideo.encoder_fingerprint": evidence.encoder_fingerprint,
         "mmvideo.video": json.dumps(meta, default=list),
     })
-    path = evidence_path(out_dir, evidence.video_id)
-    write_atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
-    return path
+    rel = f"{FOLDER}/{evidence.video_id}.parquet"
+    return write_part(out_dir, rel, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
 def _matrix(column: pa.ChunkedArray, dtype) -> np.ndarray | None:

@@ -24,6 +24,10 @@ COVERAGE = pa.struct([("label", pa.string()), ("seconds", pa.float64()), ("share
                       ("max_score", pa.float32())])
 
 
+#: a fine-grained tag ("goose", "speedboat") of the default vocabulary, kept out of the five ``tags``
+FINE_TAG = pa.struct([("label", pa.string()), ("score", pa.float32())])
+
+
 def attention_struct(modalities: Sequence[str]) -> pa.DataType:
     """The ``attention`` struct of a tag: one float32 weight per fusing modality."""
     return pa.struct([(m, pa.float32()) for m in modalities])
@@ -36,6 +40,7 @@ def segment_schema(modalities: Sequence[str] = (), columns: Sequence[tuple[str, 
         ("video_id", pa.string()), ("path", pa.string()), ("segment", pa.int32()),
         ("start", pa.float64()), ("end", pa.float64()),
         ("tags", pa.list_(tag)),
+        ("fine_tags", pa.list_(FINE_TAG)),
         ("embedding", pa.list_(pa.float32(), EMBEDDING_SIZE)),
         ("modalities", pa.list_(pa.string())),
         *columns,
@@ -87,7 +92,7 @@ def segment_row(rec: SegmentRecord, schema: pa.Schema | None = None) -> dict[str
                 value = _vec(value, f.type.list_size)
             row[f.name] = value
     row["fingerprint"] = rec.fingerprint
-    return row
+    return {f.name: row[f.name] for f in schema}
 
 
 def video_row(rec: VideoRecord) -> dict[str, Any]:

@@ -10,6 +10,8 @@ Parts are named by the video record's ``video_id``: the content id, or for a cop
 file with no usable content a key derived from its path (``dup-...``, ``err-...``), so no input file's
 parts overwrite another's. Temp files start with '.', which pyarrow, pandas, polars and DuckDB globs skip.
 The segments part is written before the video part, so a video row always has its segments beside it.
+The same layout goes to an object store (``s3://...``, ``write/target.py``): each part uploaded once to its
+final key.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 from mmvideo.errors import ParameterError
 from mmvideo.records import SegmentRecord, VideoRecord
 from mmvideo.write.schema import VIDEO_SCHEMA, segment_row, segment_schema, video_row
+from mmvideo.write.target import delete_part, read_part, write_part
 
 FORMATS = ("jsonl", "parquet")
 EXTENSIONS = {"parquet": ".parquet", "jsonl": ".jsonl"}
@@ -42,8 +45,13 @@ def parse_formats(value: str) -> tuple[str, ...]:
 
 
 def part_path(out_dir: os.PathLike | str, fmt: str, table: str, video_id: str) -> Path:
-    """Where one video's part of one table lives."""
-    return Path(out_dir) / fmt / table / f"{video_id}{EXTENSIONS[fmt]}"
+    """Where one video's part of one table lives (a local output folder)."""
+    return Path(out_dir) / part_rel(fmt, table, video_id)
+
+
+def part_rel(fmt: str, table: str, video_id: str) -> str:
+    """One video's part of one table, relative to the output root ('/'-separated: local or object store)."""
+    return f"{fmt}/{table}/{video_id}{EXTENSIONS[fmt]}"
 
 
 def write_atomic(path: Path, write) -> None:
@@ -61,23 +69,23 @@ def write_atomic(path: Path, write) -> None:
             tmp.unlink()
 
 
-def _write_parquet(path: Path, rows: list[dict], schema: pa.Schema) -> None:
+def _write_parquet(out_dir: os.PathLike | str, rel: str, rows: list[dict], schema: pa.Schema) -> Path | str:
     table = pa.Table.from_pylist(rows, schema=schema)
-    write_atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+    return write_part(out_dir, rel, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
+def _write_jsonl(out_dir: os.PathLike | str, rel: str, rows: list[dict]) -> Path | str:
     def write(fh) -> None:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8"))
             fh.write(b"\n")
 
-    write_atomic(path, write)
+    return write_part(out_dir, rel, write)
 
 
 def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequence[SegmentRecord],
-                formats: Sequence[str] = ("parquet",), *, schema: pa.Schema | None = None) -> list[Path]:
-    """Write (or replace) one video's segment rows and video row in each format; returns the files.
+                formats: Sequence[str] = ("parquet",), *, schema: pa.Schema | None = None) -> list[Path | str]:
+    """Write (or replace) one video's segment rows and video row in each format; returns where they went.
 
     schema: the segments table's schema (the pipeline's ``segment_schema``: its modalities' columns); default:
     the fixed fields, attention over the modalities the records name."""
@@ -88,52 +96,45 @@ def write_video(out_dir: os.PathLike | str, video: VideoRecord, segments: Sequen
     vid_rows = [video_row(video)]
     written = []
     for fmt in formats:
-        seg_path = part_path(out_dir, fmt, "segments", video.video_id)
-        vid_path = part_path(out_dir, fmt, "videos", video.video_id)
-        if fmt == "parquet":
-            _write_parquet(seg_path, seg_rows, schema)
-            _write_parquet(vid_path, vid_rows, VIDEO_SCHEMA)
-        elif fmt == "jsonl":
-            _write_jsonl(seg_path, seg_rows)
-            _write_jsonl(vid_path, vid_rows)
-        else:
+        if fmt not in FORMATS:
             raise ParameterError(f"unknown format. Received: format={fmt!r}")
-        written += [seg_path, vid_path]
+        seg_rel = part_rel(fmt, "segments", video.video_id)
+        vid_rel = part_rel(fmt, "videos", video.video_id)
+        if fmt == "parquet":
+            written.append(_write_parquet(out_dir, seg_rel, seg_rows, schema))
+            written.append(_write_parquet(out_dir, vid_rel, vid_rows, VIDEO_SCHEMA))
+        else:
+            written.append(_write_jsonl(out_dir, seg_rel, seg_rows))
+            written.append(_write_jsonl(out_dir, vid_rel, vid_rows))
     return written
 
 
-def remove_parts(out_dir: os.PathLike | str, key: str) -> list[Path]:
+def remove_parts(out_dir: os.PathLike | str, key: str) -> list[str]:
     """Delete one video's parts in every format and its ``evidence/<key>.parquet``; returns what was removed."""
-    candidates = [part_path(out_dir, fmt, table, key) for fmt in FORMATS for table in TABLES]
-    candidates.append(Path(out_dir) / EVIDENCE_DIR / f"{key}.parquet")
-    removed = []
-    for path in candidates:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        removed.append(path)
-    return removed
+    candidates = [part_rel(fmt, table, key) for fmt in FORMATS for table in TABLES]
+    candidates.append(f"{EVIDENCE_DIR}/{key}.parquet")
+    return [rel for rel in candidates if delete_part(out_dir, rel)]
 
 
-def relocate(out_dir: os.PathLike | str, key: str, new_path: str) -> list[Path]:
+def relocate(out_dir: os.PathLike | str, key: str, new_path: str) -> list[str]:
     """Rewrite the ``path`` of one video's rows (a moved file) in every part it has; returns the parts."""
     rewritten = []
     for fmt in FORMATS:
         for table in TABLES:
-            part = part_path(out_dir, fmt, table, key)
-            if not part.exists():
+            rel = part_rel(fmt, table, key)
+            data = read_part(out_dir, rel)
+            if data is None:
                 continue
             if fmt == "parquet":
-                data = pq.read_table(part)
-                if "path" in data.column_names:
-                    i = data.column_names.index("path")
-                    data = data.set_column(i, data.schema.field(i), pa.array([new_path] * data.num_rows,
-                                                                            pa.string()))
-                write_atomic(part, lambda fh, data=data: pq.write_table(data, fh, compression="zstd"))
+                table_ = pq.read_table(pa.BufferReader(data))
+                if "path" in table_.column_names:
+                    i = table_.column_names.index("path")
+                    table_ = table_.set_column(i, table_.schema.field(i),
+                                               pa.array([new_path] * table_.num_rows, pa.string()))
+                write_part(out_dir, rel, lambda fh, t=table_: pq.write_table(t, fh, compression="zstd"))
             else:
-                with open(part, encoding="utf-8") as fh:
-                    rows = [json.loads(line) for line in fh if line.strip()]
-                _write_jsonl(part, [{**row, "path": new_path} for row in rows])
-            rewritten.append(part)
+                rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+                _write_jsonl(out_dir, rel, [{**row, "path": new_path} for row in rows])
+            rewritten.append(rel)
     return rewritten
+
