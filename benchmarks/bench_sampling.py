@@ -8,8 +8,8 @@ libx264 crf 23, AAC; a keyframe every 2 s, and every 10 s), in one process tree,
 * ``before`` (with ``--base REF --base-runs``): `mmvideo run` of the code at git REF (its defaults), from an
   exported copy (REF's start-up figures come with ``--base`` alone);
 * ``fps``: `mmvideo run --jobs 1 --sample fps` (one video at a time, every 1 s bin decoded: the old path);
-* ``auto``: `mmvideo run --jobs 1 --sample auto`, and ``auto2`` the same with ``--jobs 2``
-  (the defaults are printed: ``--sample fps``, ``--jobs`` one per two cores).
+* ``defaults``: `mmvideo run` with no options (printed at the top: ``--sample``, and ``--jobs`` one per core);
+* ``auto``: `mmvideo run --jobs 1 --sample auto`, and ``auto2`` the same with ``--jobs 2``.
 
 Each mmvideo run starts from an empty output folder, so it pays the whole fixed cost (interpreter, imports,
 model loading). Printed per run: wall, CPU (user + system of the whole tree, from RUSAGE_CHILDREN), peak of the
@@ -18,7 +18,8 @@ start-up figures: a no-op rerun's wall (everything done already), and the wall o
 fixed cost with a video's work near zero), before -> after. Goal (issue 12): the default run <= 0.6x the floor's
 wall on the keyframe-every-2-s folder, under 1.5 GB; on the 10 s folder the fallback no slower than ``fps``.
 
-    .venv/bin/python benchmarks/bench_sampling.py [--base c8d7b16] [--repeat 1] [--preset medium]
+    .venv/bin/python benchmarks/bench_sampling.py [--base 732c521] [--repeat 1] [--preset medium]
+        [--gop 2 --variants auto2 --repeat 3 --no-startup]
 """
 
 from __future__ import annotations
@@ -82,14 +83,14 @@ def _tree_rss_mb(root: int) -> float:
     return sum(rss.get(p, 0.0) for p in tree)
 
 
-def measure(argvs: list[list[str]], env: dict[str, str] | None = None) -> Measured:
-    """Run ``argvs`` one after another; wall, CPU of the whole tree, peak summed RSS of the tree."""
+def measure(argvs: list[list[str]], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
+    """Run ``argvs`` one after another (in ``cwd``); wall, CPU of the whole tree, peak summed RSS of the tree."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = 0.0
     t0 = time.perf_counter()
     for argv in argvs:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=env)
+                                stderr=subprocess.PIPE, env=env, cwd=cwd)
         err: list[bytes] = []
         reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
         reader.start()
@@ -130,7 +131,9 @@ def export_base(ref: str) -> Path:
 
 
 def env_for(tree: Path | None) -> dict[str, str]:
-    """The environment that makes ``python -m mmvideo`` import ``tree``'s package (None: this tree's)."""
+    """The environment that makes ``python -m mmvideo`` import ``tree``'s package (None: this tree's); run it
+    with ``cwd=tree or REPO`` too: ``-m`` puts the working folder before PYTHONPATH (a run from this checkout
+    imported this checkout's package whatever PYTHONPATH said)."""
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
@@ -141,32 +144,39 @@ def run_argv(folder: Path, out: Path, *extra: str) -> list[str]:
     return [*MMVIDEO, "run", str(folder), "--out", str(out), "--log-format", "plain", *extra]
 
 
-def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_base: bool = False) -> None:
+def bench_folder(folder: Path, base: Path | None, repeat: int, work: Path, with_base: bool = False,
+                 only: list[str] | None = None) -> None:
     files = sorted(folder.glob("*.mp4"))
     seconds = sum(probe(p).duration or 0.0 for p in files)
     print(f"\n{folder.name}: {len(files)} files, {seconds:.0f} s of video", flush=True)
     variants: list[tuple[str, list[str], Path | None]] = [
-        ("fps", ["--jobs", "1", "--sample", "fps"], None), ("auto", ["--jobs", "1", "--sample", "auto"], None),
-        ("auto2", ["--jobs", "2", "--sample", "auto"], None)]
+        ("fps", ["--jobs", "1", "--sample", "fps"], None), ("defaults", [], None),
+        ("auto", ["--jobs", "1", "--sample", "auto"], None), ("auto2", ["--jobs", "2", "--sample", "auto"], None)]
     if base is not None and with_base:
         variants.insert(0, ("before", [], base))
+    if only:
+        variants = [v for v in variants if v[0] in only]
     results: dict[str, list[Measured]] = {"floor": []}
     for r in range(repeat):  # interleaved: the machine may be shared
         results["floor"].append(measure([floor_argvs(folder)][0]))
         for name, extra, tree in variants:
             out = work / f"{folder.name}-{name}-{r}"
             shutil.rmtree(out, ignore_errors=True)
-            results.setdefault(name, []).append(measure([run_argv(folder, out, *extra)], env_for(tree)))
+            results.setdefault(name, []).append(measure([run_argv(folder, out, *extra)], env_for(tree),
+                                                        tree or REPO))
     floor = statistics.median(m.wall for m in results["floor"])
     print(f"  {'run':<34} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'x floor':>8}")
     labels = {"floor": "ffmpeg decode+sample, file after file", "before": "mmvideo run at the base ref",
-              "fps": "mmvideo run --jobs 1 --sample fps", "auto": "mmvideo run --jobs 1 --sample auto",
+              "fps": "mmvideo run --jobs 1 --sample fps", "defaults": "mmvideo run (defaults)",
+              "auto": "mmvideo run --jobs 1 --sample auto",
               "auto2": "mmvideo run --jobs 2 --sample auto"}
     for name, ms in results.items():
         wall = statistics.median(m.wall for m in ms)
         cpu = statistics.median(m.cpu for m in ms)
         peak = max(m.peak_mb for m in ms)
-        print(f"  {labels[name]:<38} {wall:7.1f} {cpu:7.1f} {peak:8.0f} {wall / floor:7.2f}x", flush=True)
+        pairs = "" if repeat == 1 or name == "floor" else "  pairs: " + ", ".join(
+            f"{m.wall / f.wall:.2f}x" for m, f in zip(ms, results["floor"]))  # each run / the floor just before
+        print(f"  {labels[name]:<38} {wall:7.1f} {cpu:7.1f} {peak:8.0f} {wall / floor:7.2f}x{pairs}", flush=True)
 
 
 def bench_startup(base: Path | None, work: Path) -> None:
@@ -179,8 +189,8 @@ def bench_startup(base: Path | None, work: Path) -> None:
     for name, tree in (("before", base), ("after", None)) if base is not None else (("after", None),):
         out = work / f"startup-{name}"
         shutil.rmtree(out, ignore_errors=True)
-        first = measure([run_argv(tiny, out)], env_for(tree))
-        noop = measure([run_argv(tiny, out)], env_for(tree))
+        first = measure([run_argv(tiny, out)], env_for(tree), tree or REPO)
+        noop = measure([run_argv(tiny, out)], env_for(tree), tree or REPO)
         print(f"  {name:<7} run on a 2 s clip {first.wall:5.1f} s wall, {first.cpu:5.1f} s CPU, "
               f"{first.peak_mb:5.0f} MB | no-op rerun {noop.wall:4.1f} s wall", flush=True)
 
@@ -192,6 +202,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--preset", default="medium", help="libx264 preset of the generated footage")
     ap.add_argument("--gop", type=float, action="append", help="keyframe interval(s), s (default: 2 and 10)")
+    ap.add_argument("--variants", help="comma list of the runs beside the floor (fps,defaults,auto,auto2; "
+                                       "default: all), e.g. auto2 --repeat 3 for pairs under the same load")
+    ap.add_argument("--no-startup", action="store_true", help="skip the start-up figures")
     args = ap.parse_args()
     base = export_base(args.base) if args.base else None
     work = cache_dir() / "bench-sampling-out"
@@ -202,8 +215,10 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; defaults here: "
           f"--sample {RunConfig().sample} --jobs {default_jobs()}")
     for gop in args.gop or [2.0, 10.0]:
-        bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work, args.base_runs)
-    bench_startup(base, work)
+        bench_folder(make_folder(gop, preset=args.preset), base, args.repeat, work, args.base_runs,
+                     args.variants.split(",") if args.variants else None)
+    if not args.no_startup:
+        bench_startup(base, work)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -116,3 +116,33 @@ def test_bad_input_is_a_parameter_error(full):
         full(np.zeros((64, 64, 3), np.uint8))
     with pytest.raises(ParameterError, match="variant"):
         FaceDetector("tiny")
+
+
+@pytest.mark.parametrize("fps", [1.0, 2.0])
+def test_faces_examine_frames_by_time_whatever_the_sampling(models, fps):
+    """fps sampling gives a frame per 1/fps bin, keyframe sampling one every few bins (a keyframe every 2 s):
+    both examine the first frame of each 2 s (FACE_FPS 0.5), the same frames where both have them."""
+    from mmvideo.config import RunConfig
+    from mmvideo.modalities.base import LoadContext
+    from mmvideo.modalities.faces import FacesModality
+    from mmvideo.records import FrameChunk
+
+    config = RunConfig(fps=fps)
+    modality = FacesModality(config)
+    modality.load(LoadContext(config=config, text_encoder=None, threads=1))
+    picture = np.asarray(skimage.data.astronaut()[::2, ::2])  # 256 x 256 RGB with one face
+
+    def examined(times: list[float], chunk: int = 3) -> list[float]:
+        stream = modality.start("x.mp4", type("Info", (), {"video": object()})())
+        for lo in range(0, len(times), chunk):  # chunk boundaries must not matter
+            t = np.asarray(times[lo:lo + chunk], dtype=np.float64)
+            stream.push(FrameChunk(timestamps=t, frames=np.repeat(picture[None], len(t), axis=0)))
+        items = stream.finish()
+        assert np.all(items.values[:, 0] == 1) and np.all(items.values[:, 1] > 0.8)  # the face, every time
+        return [round(float(t), 3) for t in items.start]
+
+    every_bin = [k / fps + 0.033 for k in range(int(10 * fps))]  # the first decoded frame of each bin
+    keyframes = [0.0, 2.0, 4.0 - 1e-9, 6.0, 8.0]  # round-off below a bin edge counts as the edge
+    assert examined(every_bin) == [round(t + 0.033, 3) for t in (0.0, 2.0, 4.0, 6.0, 8.0)]
+    assert examined(keyframes) == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert examined([0.0, 0.5, 1.9, 2.1, 9.0]) == [0.0, 2.1, 9.0]

@@ -229,3 +229,59 @@ def test_same_results_on_other_keras_backends(tmp_path, data, backend):
     scores, attention = run(LabelQueryAttention(temperature=0.3), queries, tokens, mask)
     np.testing.assert_allclose(out["scores"], scores, atol=1e-5)
     np.testing.assert_allclose(out["attention"], attention, atol=1e-5)
+
+
+# --- the numpy forward pass zero-shot runs use (mmvideo.fuse.layer_numpy) ----------------------------------
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"temperature": 0.35, "scale": [0.5, 1.0, 2.0, 0.7], "bias": [0.1, 0.0, -0.2, 0.05]},
+    {"normalize": "zscore"}, {"normalize": "none"}, {"min_spread": 0.0}])
+def test_numpy_forward_pass_equals_the_keras_layer_on_random_tokens(data, kwargs):
+    from mmvideo.fuse.layer_numpy import NumpyLabelQueryAttention
+
+    queries, tokens, mask = data
+    rng = np.random.default_rng(11)
+    strong = tokens * rng.uniform(0.5, 3.0, size=(3, 4, 1)).astype(np.float32)  # lengths above 1 are clipped
+    for toks, m in ((tokens, mask), (strong, None), (tokens, np.zeros_like(mask)), (strong, np.ones_like(mask))):
+        for q in (queries, np.stack([queries * (i + 1) for i in range(3)])):  # shared and per-segment queries
+            want = run(LabelQueryAttention(**kwargs), q, toks, m)
+            got = NumpyLabelQueryAttention(**kwargs)(q, toks, m)
+            for g, w in zip(got, want):
+                assert g.dtype == np.float32 and g.shape == w.shape
+                np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+    garbage = tokens.copy()
+    garbage[0, 2] = np.nan  # a masked slot may hold anything
+    garbage[1, 1:] = 1e30
+    np.testing.assert_array_equal(NumpyLabelQueryAttention(**kwargs)(queries, garbage, mask)[0],
+                                  NumpyLabelQueryAttention(**kwargs)(queries, tokens, mask)[0])
+
+
+@pytest.mark.slow
+def test_numpy_forward_pass_equals_the_keras_layer_on_a_real_clip(pipeline, samples_dir):
+    """The default vocabulary's embeddings against the tokens of a real clip (image, audio, text, faces)."""
+    from mmvideo.discover import discover
+    from mmvideo.fuse.layer_numpy import NumpyLabelQueryAttention
+
+    tagger = pipeline.models()
+    assert isinstance(tagger.layer, NumpyLabelQueryAttention)  # what a zero-shot run uses
+    evidence = pipeline.gather(next(iter(discover([samples_dir / "cat.mp4"])))).evidence
+    tokens, mask, _ = tagger.segment_tokens(evidence)
+    assert mask.any(axis=0).sum() >= 3 and not mask.all()  # several modalities, some absent
+    keras_layer = LabelQueryAttention(num_modalities=len(tagger.fusing), temperature=tagger.settings.temperature,
+                                      normalize=tagger.settings.normalize, min_spread=tagger.settings.min_spread,
+                                      scale=tagger.settings.scale)
+    want = run(keras_layer, tagger.tag_embeddings, tokens, mask)
+    got = tagger.layer(tagger.tag_embeddings, tokens, mask)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+    assert np.array_equal(np.argsort(-got[0], axis=1)[:, :5], np.argsort(-want[0], axis=1)[:, :5])
+
+
+def test_numpy_forward_pass_checks_its_settings_and_shapes():
+    from mmvideo.fuse.layer_numpy import NumpyLabelQueryAttention
+
+    for kwargs in ({"temperature": 0}, {"normalize": "softmax"}, {"scale": [1.0, 2.0]}, {"min_spread": 3}):
+        with pytest.raises(ParameterError, match="Received"):
+            NumpyLabelQueryAttention(**kwargs)
+    with pytest.raises(ParameterError, match=r"Received: tokens.shape=\(2, 3, 16\)"):
+        NumpyLabelQueryAttention()(np.zeros((5, D), np.float32), np.zeros((2, 3, D), np.float32))

@@ -201,6 +201,32 @@ def test_verify_detects_corruption_and_fetch_repairs_it(fake):
     assert store.model_path("alpha", "alpha.bin").read_bytes() == ALPHA
 
 
+def test_a_new_process_trusts_a_verified_file_until_its_stat_changes(fake, monkeypatch):
+    """Start-up does not hash the weights again while (size, mtime, ctime, inode) are those hashed before;
+    ``verify`` always hashes; a file changed in place, even with its old mtime put back, is hashed again."""
+    store.fetch(["alpha"], from_dir=fake)
+    store.model_path("alpha", "alpha.bin")
+    assert (store.home() / "models" / store.STAMPS_FILE).is_file()
+    hashed: list[str] = []
+    real = store.sha256_file
+    monkeypatch.setattr(store, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+    monkeypatch.setattr(store, "_VERIFIED", {})  # a new process
+    monkeypatch.setattr(store, "_STAMPS", {})
+    assert store.model_path("alpha", "alpha.bin").read_bytes() == ALPHA
+    assert hashed == []
+    assert all(r.ok for r in store.verify(["alpha"])) and "alpha.bin" in hashed
+    path = store.model_dir("alpha") / "alpha.bin"
+    st = path.stat()
+    data = bytearray(ALPHA)
+    data[7] ^= 0x01
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime: only ctime tells
+    monkeypatch.setattr(store, "_VERIFIED", {})
+    monkeypatch.setattr(store, "_STAMPS", {})
+    with pytest.raises(SetupError, match="corrupt"):
+        store.model_path("alpha", "alpha.bin")
+
+
 def test_verify_reports_missing(fake):
     results = store.verify()
     assert {(r.name, r.status) for r in results} == {("alpha", "missing"), ("beta", "missing")}

@@ -350,3 +350,45 @@ def test_jax_backend_gives_the_same_vectors(model_dir, reference, tmp_path: Path
     assert proc.returncode == 0, proc.stderr[-2000:]
     tensorflow = TextEncoder(device="cpu", backend="keras").encode(texts).embeddings
     np.testing.assert_allclose(np.load(out), tensorflow, atol=BATCH_ATOL, rtol=0)
+
+
+def test_long_fixed_lists_are_embedded_once_per_machine(model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Inside ``stored_lists()`` a vocabulary-sized list is read back from disk bit for bit by a new process's
+    encoder; short lists, and calls outside the block, are not stored; a damaged file is computed again."""
+    from mmvideo.encode.text import MODEL_FILES, TFLITE_FILE, TextEncoder
+
+    folder = tmp_path / "minilm"
+    (folder / "derived").mkdir(parents=True)
+    for name in MODEL_FILES:
+        (folder / name).symlink_to(model_dir / name)
+    TextEncoder(device="cpu")  # the cached conversion exists
+    (folder / "derived" / TFLITE_FILE).symlink_to(model_dir / "derived" / TFLITE_FILE)
+    texts = [f"a photo of thing number {i}" for i in range(70)]
+
+    first = TextEncoder(folder, device="cpu", cache_size=0)
+    first.encode(texts)
+    assert not list((folder / "derived").glob("texts-*.npy"))  # outside the block: nothing stored
+    with first.stored_lists():
+        want = first.encode(texts).embeddings
+        first.encode(texts[:10])
+    stored = list((folder / "derived").glob("texts-*.npy"))
+    assert len(stored) == 1  # the long list only
+    np.testing.assert_allclose(want, first.encode(texts).embeddings, atol=1e-6)
+
+    second = TextEncoder(folder, device="cpu")
+    monkeypatch.setattr(second, "_embed_uncached", lambda texts: pytest.fail("the model ran"))
+    with second.stored_lists():
+        got = second.encode(texts).embeddings
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(second.encode(texts[3:5]).embeddings, want[3:5])  # now in the memory cache
+    monkeypatch.undo()
+
+    stored[0].write_bytes(b"not an array")
+    third = TextEncoder(folder, device="cpu")
+    with third.stored_lists():
+        again = third.encode(texts).embeddings
+    np.testing.assert_allclose(again, want, atol=1e-6)
+    assert np.load(stored[0]).shape == (70, 384)  # written again, whole
+    with third.stored_lists():
+        third.encode(texts[::-1])
+    assert len(list((folder / "derived").glob("texts-*.npy"))) == 2  # another list, another file

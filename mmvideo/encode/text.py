@@ -4,7 +4,9 @@ Texts are tokenised with the model's ``tokenizer.json`` (lower-cased BERT word p
 pieces counting [CLS] and [SEP] (sentence-transformers' ``max_seq_length`` for this model), sorted by length
 and run in buckets padded only to their own longest text, so short texts do not pay for long ones. Padding
 is masked out of attention and pooling, so a text's vector does not depend on what else is in the batch.
-Repeated strings (tag names, labels) come from an LRU cache.
+Repeated strings (tag names, labels) come from an LRU cache; inside ``stored_lists()`` the vectors of long
+lists (a vocabulary, a classifier's class names: the same at every start-up) are also kept on disk beside
+the model's conversions, so a run's start-up embeds them once per machine, not once per run.
 
 On a CPU the model runs as a float32 LiteRT conversion of the Keras model (converted once, cached beside
 the weights, dynamic batch and length): within 3e-7 of Keras and ~1.8x faster over a video-hour of segment
@@ -13,7 +15,10 @@ texts (no graph tracing per new batch shape); Keras runs it on a GPU.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -36,6 +41,10 @@ _PAD_MULTIPLE = 8  # bucket lengths are rounded up to this: fewer distinct shape
 #: fastest at ~512-1024 padded tokens per call (2x the tokens/s of 4096+); on the mixed corpus of
 #: benchmarks/bench_text_encoder.py budgets 512 and 2048 were within run-to-run noise. A GPU wants big batches.
 _BATCH_DEFAULTS = {"cpu": (64, 512), "gpu": (256, 16384)}
+#: inside ``stored_lists()``, calls with at least this many texts are kept on disk (a vocabulary, class names)
+STORED_LIST_MIN = 64
+
+log = logging.getLogger("mmvideo.encode.text")
 
 
 def length_buckets(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[np.ndarray]:
@@ -97,6 +106,7 @@ class TextEncoder(Encoder):
         self._lock = threading.Lock()
         self.cache_hits = 0
         self.cache_misses = 0
+        self._stored_min: int | None = None  # set inside stored_lists()
 
         from mmvideo.models.store import model_files
 
@@ -165,6 +175,8 @@ class TextEncoder(Encoder):
         ~1e-6).
         """
         texts = _check_texts(batch)
+        if self._stored_min is not None and len(texts) >= self._stored_min:
+            return EncoderOutput(embeddings=self._encode_stored(texts))
         out = np.empty((len(texts), EMBEDDING_SIZE), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         with self._lock:
@@ -189,6 +201,59 @@ class TextEncoder(Encoder):
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return EncoderOutput(embeddings=out)
+
+    @contextlib.contextmanager
+    def stored_lists(self, min_texts: int = STORED_LIST_MIN):
+        """Within the block, ``encode`` calls of at least ``min_texts`` texts read their vectors from (or write
+        them to) ``derived/texts-<hash>.npy``, keyed by ``fingerprint()`` and the texts: the vectors a previous
+        process computed for the same list, bit for bit. Meant for the fixed lists a tagger embeds at start-up
+        (not thread-safe against concurrent ``encode`` calls from other threads)."""
+        self._stored_min = min_texts
+        try:
+            yield self
+        finally:
+            self._stored_min = None
+
+    def _stored_path(self, texts: list[str]) -> Path:
+        key = hashlib.sha256(json.dumps([self.fingerprint(), texts], ensure_ascii=False).encode("utf-8"))
+        return self._derived / f"texts-{key.hexdigest()[:24]}.npy"
+
+    def _encode_stored(self, texts: list[str]) -> np.ndarray:
+        """``encode`` of a long fixed list through the on-disk store (a bad or unwritable file: computed)."""
+        path = self._stored_path(texts)
+        vectors = None
+        if path.is_file():
+            try:
+                vectors = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                log.debug("%s: unreadable (%s); embedding again", path, exc)
+            if vectors is not None and (vectors.shape != (len(texts), EMBEDDING_SIZE)
+                                        or vectors.dtype != np.float32 or not np.all(np.isfinite(vectors))):
+                log.debug("%s: shape %s %s does not fit; embedding again", path, vectors.shape, vectors.dtype)
+                vectors = None
+        if vectors is not None:
+            with self._lock:
+                self.cache_hits += len(texts)
+                for text, vec in zip(texts, vectors):
+                    if self.cache_size:
+                        self._cache[text] = vec
+                        self._cache.move_to_end(text)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            return vectors
+        minimum, self._stored_min = self._stored_min, None
+        try:
+            vectors = self.encode(texts).embeddings
+        finally:
+            self._stored_min = minimum
+        try:
+            from mmvideo.models.store import atomic_write
+
+            with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, vectors, allow_pickle=False)
+        except (OSError, SetupError) as exc:  # a read-only model store: compute them every time
+            log.debug("%s: not written (%s)", path, exc)
+        return vectors
 
     def embed_labels(self, labels: Sequence[str], template: str = "{}") -> np.ndarray:
         """Vectors of tag / class names for zero-shot matching: (N, 384) float32 unit rows.

@@ -45,8 +45,9 @@ settle, jobs)``; it takes the videos from ``next_videos`` and ``commit``s every 
 MAX_DEFAULT_JOBS = 8
 JOB_MEMORY_MB = 400
 """Memory one more video in flight may take: its ffmpeg decoders (about 90 MB each at 720p, two per video),
-read-ahead chunks and per-item outputs; the models are shared. Measured peak: 1.1 GB for one video, models
-included (benchmarks/bench_run.py), about 1.3 GB for two at once (benchmarks/bench_sampling.py)."""
+read-ahead chunks and per-item outputs; the models are shared. Measured peak (benchmarks/bench_sampling.py, 720p):
+0.53 GB for one video at a time, models included, 0.55 GB for two (1.1 and 1.3 GB while Keras was imported for
+fusion); kept at 400 MB for larger frames and longer read-ahead."""
 
 
 def _available_mb() -> float | None:

@@ -31,21 +31,9 @@ import keras
 from keras import ops
 
 from mmvideo.errors import ParameterError
+from mmvideo.fuse.layer_numpy import DEFAULT_MIN_SPREAD, NORMALIZE, AttentionSettings
 
-
-def _per_modality(value: float | Sequence[float], n: int, name: str) -> list[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return [float(value)] * n
-    values = [float(v) for v in value]  # type: ignore[union-attr]
-    if len(values) != n:
-        raise ParameterError(f"{name} must be a number or {n} numbers (one per modality). "
-                             f"Received: {name}={value!r}")
-    return values
-
-
-NORMALIZE = ("peak", "zscore", "none")
-#: floor of the spread per normalisation (cosine units; a z-score's spread is a standard deviation)
-DEFAULT_MIN_SPREAD = {"peak": 0.5, "zscore": 0.05, "none": 0.0}
+__all__ = ["DEFAULT_MIN_SPREAD", "NORMALIZE", "LabelQueryAttention"]
 
 
 @keras.saving.register_keras_serializable(package="mmvideo")
@@ -69,29 +57,17 @@ class LabelQueryAttention(keras.layers.Layer):
                  bias: float | Sequence[float] = 0.0, min_spread: float | None = None, epsilon: float = 1e-6,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if isinstance(num_modalities, bool) or not isinstance(num_modalities, int) or num_modalities < 1:
-            raise ParameterError(f"num_modalities must be an int >= 1. "
-                                 f"Received: num_modalities={num_modalities!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ParameterError(f"temperature must be a number > 0. Received: temperature={temperature!r}")
-        if not isinstance(epsilon, (int, float)) or not 0 < epsilon < 1:
-            raise ParameterError(f"epsilon must be in (0, 1). Received: epsilon={epsilon!r}")
-        if normalize not in NORMALIZE:
-            raise ParameterError(f"normalize must be one of {NORMALIZE}. Received: normalize={normalize!r}")
-        if min_spread is None:
-            min_spread = DEFAULT_MIN_SPREAD[normalize]
-        if isinstance(min_spread, bool) or not isinstance(min_spread, (int, float)) or not 0 <= min_spread <= 2:
-            raise ParameterError(f"min_spread must be a number in [0, 2]. Received: min_spread={min_spread!r}")
+        checked = AttentionSettings(num_modalities, temperature, normalize, scale, bias, min_spread, epsilon)
         if not isinstance(use_projections, bool):
             raise ParameterError(f"use_projections must be a bool. Received: use_projections={use_projections!r}")
         self.num_modalities = num_modalities
-        self.temperature = float(temperature)
+        self.temperature = checked.temperature
         self.normalize = normalize
         self.use_projections = use_projections
-        self.scale = _per_modality(scale, num_modalities, "scale")
-        self.bias = _per_modality(bias, num_modalities, "bias")
-        self.min_spread = float(min_spread)
-        self.epsilon = float(epsilon)
+        self.scale = list(checked.scale)
+        self.bias = list(checked.bias)
+        self.min_spread = checked.min_spread
+        self.epsilon = checked.epsilon
 
     def build(self, queries_shape, tokens_shape, token_mask_shape=None) -> None:
         if len(tokens_shape) != 3 or tokens_shape[1] != self.num_modalities:

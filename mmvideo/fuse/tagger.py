@@ -2,7 +2,8 @@
 
 Every fusing modality (``mmvideo.modalities``: the tagger loops over the ones it is given and names none) turns
 its pooled evidence into a token in the text encoder's 384-d space (``mmvideo.fuse.tokens``), and the tag
-embeddings query them through ``LabelQueryAttention`` (``mmvideo.fuse.layer``). What stands for a classifier
+embeddings query them through ``LabelQueryAttention`` (``mmvideo.fuse.layer``; zero-shot runs its numpy forward
+pass, ``mmvideo.fuse.layer_numpy``, so a run imports no Keras). What stands for a classifier
 class in that space (``mmvideo.modalities.classes``):
 
 - default vocabulary (``use_maps=None`` -> on): the curated maps (``mmvideo.fuse.maps``): a class is the mean
@@ -151,6 +152,15 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return np.where(n > 1e-8, x / np.maximum(n, 1e-8), 0.0).astype(np.float32)
 
 
+def _numpy(x: Any) -> np.ndarray:
+    """A layer output as numpy (a Keras layer's tensors converted with Keras, only then imported)."""
+    if isinstance(x, np.ndarray):
+        return x
+    from keras import ops
+
+    return ops.convert_to_numpy(x)
+
+
 class ZeroShotTagger:
     """Holds the tag embeddings, each modality's prepared tables and the fusion layer; ``tag(segments)`` fuses.
 
@@ -187,12 +197,12 @@ class ZeroShotTagger:
         self.context = FusionContext(embed=self._embed, labels=self.labels, tag_embeddings=self.tag_embeddings,
                                      uses_maps=self.uses_maps, settings=settings)
         self._prepared = [m.prepare(self.context) for m in self.fusing]
-        if layer is None:
-            from mmvideo.fuse.layer import LabelQueryAttention
+        if layer is None:  # zero-shot: the layer as constructed, in numpy (no Keras import on a run)
+            from mmvideo.fuse.layer_numpy import NumpyLabelQueryAttention
 
-            layer = LabelQueryAttention(num_modalities=len(self.fusing), temperature=settings.temperature,
-                                        normalize=settings.normalize, min_spread=settings.min_spread,
-                                        scale=settings.scale)
+            layer = NumpyLabelQueryAttention(num_modalities=len(self.fusing), temperature=settings.temperature,
+                                             normalize=settings.normalize, min_spread=settings.min_spread,
+                                             scale=settings.scale)
         elif getattr(layer, "num_modalities", None) != len(self.fusing):
             raise ParameterError(f"layer must attend over the {len(self.fusing)} modalities {self.names}. "
                                  f"Received: num_modalities={getattr(layer, 'num_modalities', None)!r}")
@@ -269,8 +279,6 @@ class ZeroShotTagger:
         """
         if not segments:
             return []
-        from keras import ops
-
         st = self.settings
         toks, mask, per_modality = self.segment_tokens(segments)
         token_of = {m.name: t for m, t in zip(self.fusing, per_modality)}
@@ -281,7 +289,7 @@ class ZeroShotTagger:
         for start in range(0, len(segments), step):
             sl = slice(start, start + step)
             s, a = self.layer(self.tag_embeddings, toks[sl], mask[sl])
-            scores[sl], attention[sl] = ops.convert_to_numpy(s), ops.convert_to_numpy(a)
+            scores[sl], attention[sl] = _numpy(s), _numpy(a)
         plain = None  # the scores without the boost: what the tag sentence may name
         if st.unsupported < 1.0 or st.supported_boost > 1.0:
             named = self.segment_support(segments, mask)

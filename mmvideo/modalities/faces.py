@@ -34,10 +34,12 @@ class FacePool:
 
 
 class FacesModality(Modality):
-    """Frames -> (face count, best confidence) on every ``round(fps / FACE_FPS)``-th frame."""
+    """Frames -> (face count, best confidence) on the first frame of every ``round(fps / FACE_FPS)`` 1/fps bins
+    (by time, so keyframe sampling, with frames only every few bins, examines as many frames as fps sampling)."""
 
     name = "faces"
     feed = "frames"
+    version = "2"  # 2: face frames chosen by time bin, not by count (keyframe sampling examined half as many)
 
     @classmethod
     def enabled(cls, config: RunConfig) -> bool:
@@ -51,6 +53,7 @@ class FacesModality(Modality):
 
         self.detector = FaceDetector(num_threads=ctx.threads or None)
         self.every = max(1, round(ctx.config.fps / FACE_FPS))
+        self.fps = float(ctx.config.fps)
         self.frame_step = 1.0 / ctx.config.fps
 
     def start(self, path: str, info: MediaInfo) -> ModalityStream | None:
@@ -97,19 +100,25 @@ class FacesModality(Modality):
 class _FaceStream(ModalityStream):
     def __init__(self, modality: FacesModality) -> None:
         self.m = modality
-        self.seen = 0
+        self.last_group = -1
         self.parts: list[ItemEvidence] = []
 
     def push(self, chunk: FrameChunk) -> None:
         from mmvideo.extras.faces import face_summary
 
-        n = len(chunk)
-        pick = np.nonzero((np.arange(self.seen, self.seen + n) % self.m.every) == 0)[0]
-        self.seen += n
-        if not len(pick):
+        times = np.asarray(chunk.timestamps, dtype=np.float64)
+        # the frame's 1/fps bin (as frames.py's select, with round-off slack), then its group of `every` bins:
+        # the first frame of each group is examined (with a frame in every bin: every `every`-th frame)
+        groups = np.floor(times * self.m.fps + 1e-6).astype(np.int64) // self.m.every
+        pick = []
+        for i, g in enumerate(groups):
+            if g > self.last_group:
+                pick.append(i)
+                self.last_group = int(g)
+        if not pick:
             return
         counts, best = face_summary(self.m.detector(chunk.frames[pick]))
-        t = np.asarray(chunk.timestamps, dtype=np.float64)[pick]
+        t = times[pick]
         values = np.stack([np.asarray(counts, np.float32), np.asarray(best, np.float32)], axis=1)
         self.parts.append(ItemEvidence("faces", t, t + self.m.frame_step, values=values))
 

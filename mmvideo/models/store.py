@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -198,6 +199,48 @@ class VerifyResult:
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 seen in this process
+STAMPS_FILE = "verified.json"
+"""``home()/models/verified.json``: path -> [size, mtime_ns, ctime_ns, inode, sha256] of files whose hash
+checked out. A run trusts a file whose stat still matches (as discovery trusts content ids), so start-up does
+not hash ~110 MB of weights every time; ``verify()`` always hashes."""
+_STAMPS: dict[Path, dict[str, list]] = {}  # stamps file -> its entries, read once per process
+
+
+def _stamp_of(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _stamps_path() -> Path:
+    return home() / "models" / STAMPS_FILE
+
+
+def _stamps() -> dict[str, list]:
+    path = _stamps_path()
+    if path not in _STAMPS:
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            loaded = {}
+        _STAMPS[path] = loaded if isinstance(loaded, dict) else {}
+    return _STAMPS[path]
+
+
+def _stamped_digest(path: Path, st: os.stat_result) -> str | None:
+    """The sha256 a previous process recorded for ``path``, if its stat has not changed since."""
+    entry = _stamps().get(str(path))
+    if isinstance(entry, list) and len(entry) == 5 and entry[:4] == _stamp_of(st):
+        return str(entry[4])
+    return None
+
+
+def _record_stamp(path: Path, st: os.stat_result, digest: str) -> None:
+    """Remember a verified file (a read-only cache or a lost race with another process: hashed next time)."""
+    stamps = _stamps()
+    stamps[str(path)] = [*_stamp_of(st), digest]
+    try:
+        write_bytes_atomic(_stamps_path(), json.dumps(stamps, indent=0).encode("utf-8"))
+    except (OSError, SetupError):
+        pass
 
 
 def sha256_file(path: Path) -> str:
@@ -209,8 +252,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check(path: Path, fspec: ModelFile) -> str:
-    """"ok", "missing", or a one-phrase reason the file is corrupt."""
+def _check(path: Path, fspec: ModelFile, *, trust_stamps: bool = True) -> str:
+    """"ok", "missing", or a one-phrase reason the file is corrupt; ``trust_stamps``: a hash recorded by an
+    earlier process for the same stat counts (``STAMPS_FILE``), else the file is hashed."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -218,10 +262,14 @@ def _check(path: Path, fspec: ModelFile) -> str:
     if st.st_size != fspec.size:
         return f"size {st.st_size} != {fspec.size}"
     key = (str(path), st.st_size, st.st_mtime_ns)
-    digest = _VERIFIED.get(key)
+    digest = _VERIFIED.get(key) if trust_stamps else None
+    if digest is None and trust_stamps:
+        digest = _stamped_digest(path, st)
     if digest is None:
         digest = sha256_file(path)
         _VERIFIED[key] = digest
+        if digest == fspec.sha256:
+            _record_stamp(path, st, digest)
     if digest != fspec.sha256:
         return f"sha256 {digest[:12]}... != {fspec.sha256[:12]}..."
     return "ok"
@@ -259,7 +307,7 @@ def verify(names: Sequence[str] | None = None) -> list[VerifyResult]:
         folder = model_dir(name)
         for f in spec.files:
             path = folder / f.path
-            status = _check(path, f)
+            status = _check(path, f, trust_stamps=False)
             if status in ("ok", "missing"):
                 results.append(VerifyResult(name, f.path, status, path))
             else:

@@ -151,8 +151,9 @@ class Pipeline:
 
         cfg = self.config
         vocab = list(cfg.labels) if cfg.labels else default_vocabulary()
-        tagger = ZeroShotTagger(ctx.text_encoder, vocab, modalities=self.modalities, top_k=cfg.top_k,
-                                settings=TaggerSettings(min_score=cfg.min_score))
+        with ctx.text_encoder.stored_lists():  # the vocabulary's and class names' vectors: once per machine
+            tagger = ZeroShotTagger(ctx.text_encoder, vocab, modalities=self.modalities, top_k=cfg.top_k,
+                                    settings=TaggerSettings(min_score=cfg.min_score))
         if self.head is None:
             return tagger
         from mmvideo.train.tagger import HeadTagger  # the head's tags; zero-shot's embedding and columns
