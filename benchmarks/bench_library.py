@@ -26,10 +26,10 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from measure import MMVIDEO, PEAK, command, load
 
 REPO = Path(__file__).resolve().parents[1]
 PER_DIR = 1000
@@ -62,35 +62,11 @@ def generate(lib: Path, n: int) -> float:
     return time.monotonic() - t0
 
 
-def load() -> str:
-    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-PEAK = """
-import atexit, os
-def _peak():
-    with open("/proc/self/status") as fh:
-        hwm = next(line for line in fh if line.startswith("VmHWM:"))
-    os.write(int(os.environ["MMVIDEO_BENCH_PEAK_FD"]), hwm.split()[1].encode())
-atexit.register(_peak)
-"""
-RUN = PEAK + "import sys\nfrom mmvideo.cli import main\nmain(sys.argv[1:])\n"
-
-
 def timed(args: list[str], fill: bool = False) -> tuple[float, float, int]:
-    """Run ``mmvideo args`` in a fresh interpreter: (wall s, peak RSS MB, exit code). The peak is the child's own
-    ``VmHWM`` (``ru_maxrss`` of a child counts the parent's pages from before its exec)."""
-    rfd, wfd = os.pipe()
-    t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", PEAK + FILL if fill else RUN, *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(wfd,),
-                            env={**os.environ, "MMVIDEO_BENCH_PEAK_FD": str(wfd)})
-    os.close(wfd)
-    _, status, _ = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - t0
-    peak = os.read(rfd, 64)
-    os.close(rfd)
-    return wall, int(peak or 0) / 1024, os.waitstatus_to_exitcode(status)
+    """Run ``mmvideo args`` in a fresh interpreter (``FILL``'s fsync-free run when ``fill``): wall s, peak RSS MB,
+    exit code."""
+    wall, peak, rc, _ = command(args, PEAK + FILL if fill else MMVIDEO)
+    return wall, peak, rc
 
 
 def after_touch(out: Path, since_ns: int) -> tuple[int, dict]:

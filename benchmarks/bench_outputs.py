@@ -22,7 +22,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from mmvideo.records import SegmentRecord, TagScore, VideoRecord  # noqa: E402
 from mmvideo.search import search, search_table  # noqa: E402
 from mmvideo.write.schema import segment_schema  # noqa: E402
+from measure import PEAK, command, load  # noqa: E402
 
 REPEAT = 3
 
@@ -62,10 +62,6 @@ def timed(fn):
     return time.perf_counter() - t0, value
 
 
-def load() -> str:
-    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def repeated(fn, repeat: int | None = None) -> tuple[str, object]:
     """``fn`` run ``repeat`` times: "best X s, median Y s (load ...)" and the last value."""
     times, value = [], None
@@ -73,34 +69,6 @@ def repeated(fn, repeat: int | None = None) -> tuple[str, object]:
         t, value = timed(fn)
         times.append(t)
     return f"best {min(times):.3f} s, median {statistics.median(times):.3f} s ({load()})", value
-
-
-PEAK = """
-import atexit, os, sys
-def peak():
-    with open("/proc/self/status") as fh:
-        hwm = next(line for line in fh if line.startswith("VmHWM:"))
-    os.write(int(os.environ["MMVIDEO_BENCH_PEAK_FD"]), hwm.split()[1].encode())
-atexit.register(peak)
-"""
-MMVIDEO = PEAK + "from mmvideo.cli import main\nmain(sys.argv[1:])\n"
-
-
-def command(args: list[str], code: str = MMVIDEO) -> tuple[float, float, int, str]:
-    """``mmvideo args`` (or ``python -c code args``) in a fresh interpreter: wall s, peak RSS MB (the child's own
-    ``VmHWM``: ``ru_maxrss`` of a child counts this big parent's pages from before its exec), exit code, stdout."""
-    rfd, wfd = os.pipe()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, pass_fds=(wfd,),
-                            env={**os.environ, "MMVIDEO_BENCH_PEAK_FD": str(wfd)})
-    os.close(wfd)
-    stdout = proc.stdout.read()
-    _, status, _ = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    peak = os.read(rfd, 64)
-    os.close(rfd)
-    return wall, int(peak or 0) / 1024, os.waitstatus_to_exitcode(status), stdout
 
 
 BASELINE_COMPACT = """
@@ -117,7 +85,7 @@ print(done.parts, "parts ->", len(done.files), "files")
 def commands(args: list[str], repeat: int | None = None) -> str:
     walls, peaks = [], []
     for _ in range(repeat or REPEAT):
-        wall, peak, rc, out = command(args)
+        wall, peak, rc, out = command(args, capture=True)
         walls.append(wall)
         peaks.append(peak)
     return (f"best {min(walls):.2f} s, median {statistics.median(walls):.2f} s wall, peak RSS {max(peaks):.0f} MB, "
@@ -261,7 +229,7 @@ def main() -> None:
             copy = root / "videos-baseline"
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(out, copy)
-            wall, peak, rc, stdout = command([], PEAK + BASELINE_COMPACT.format(file=args.baseline_compact, out=str(copy)))
+            wall, peak, rc, stdout = command([], PEAK + BASELINE_COMPACT.format(file=args.baseline_compact, out=str(copy)), capture=True)
             print(f"  baseline compaction ({args.baseline_compact}): {wall:.1f} s wall, peak RSS {peak:.0f} MB, exit {rc}, "
                   f"{stdout.strip()} ({load()})", flush=True)
             shutil.rmtree(copy, ignore_errors=True)

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,39 +35,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from footage import make_folder  # noqa: E402
+from measure import Measured, tree_rss_mb  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
-
-
-@dataclass
-class Measured:
-    wall: float
-    cpu: float
-    peak_mb: float
-
-
-def _tree_rss_mb(root: int) -> float:
-    """Summed RSS of ``root``'s descendants (not ``root`` itself), from /proc."""
-    parent: dict[int, int] = {}
-    rss: dict[int, float] = {}
-    page = os.sysconf("SC_PAGE_SIZE") / 2**20
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/statm") as fh:
-                rss[int(entry)] = int(fh.read().split()[1]) * page
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = set(), [root]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p and c not in tree]
-        tree.update(kids)
-        frontier += kids
-    return sum(rss.get(p, 0.0) for p in tree)
 
 
 def _reap_all(timeout: float = 30.0) -> None:
@@ -93,7 +62,7 @@ def measure(argv: list[str]) -> Measured:
     reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
     reader.start()
     while proc.poll() is None:
-        peak = max(peak, _tree_rss_mb(os.getpid()))
+        peak = max(peak, tree_rss_mb(os.getpid(), include_root=False))
         time.sleep(0.1)
     wall = time.perf_counter() - t0
     reader.join()
@@ -295,7 +264,7 @@ def estimate(costs: dict[str, tuple[float, float]], clip_minutes: float, driver_
     cpu_host = demux + fuse + write  # with the encoders on the GPU, the CPUs decode, fuse and write
     per_host_gpu = cores * 60 / cpu_host  # video-min per min of wall: the cores' CPU-seconds over the cost
     per_host_cpu = cores * 60 / (cpu_host + encode)
-    print(f"\n4. estimate from these CPU costs (video-minutes per minute of wall):")
+    print("\n4. estimate from these CPU costs (video-minutes per minute of wall):")
     print(f"   CPU per video-minute: probe+demux {demux:.2f} s, encoders {encode:.2f} s, fuse {fuse:.3f} s, "
           f"write {write:.3f} s; the driver {commit_wall * 1000:.1f} ms per video (Ray Data + commit)")
     print(f"   one {cores}-core host, encoders on its GPU: {per_host_gpu:.0f} video-min/min "

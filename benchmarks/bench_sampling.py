@@ -35,7 +35,6 @@ import tarfile
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +42,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from footage import EVAL, cache_dir, make_folder  # noqa: E402
+from measure import Measured, tree_rss_mb  # noqa: E402
 
 from mmvideo.media.audio import audio_args  # noqa: E402
 from mmvideo.media.ffmpeg import BASE_ARGS, ffmpeg_binary  # noqa: E402
@@ -51,36 +51,6 @@ from mmvideo.media.pipe import LOG_ARGS  # noqa: E402
 from mmvideo.media.probe import probe  # noqa: E402
 
 MMVIDEO = [sys.executable, "-m", "mmvideo"]
-
-
-@dataclass
-class Measured:
-    wall: float
-    cpu: float
-    peak_mb: float
-
-
-def _tree_rss_mb(root: int) -> float:
-    """Summed RSS of ``root`` and every descendant, from /proc."""
-    parent: dict[int, int] = {}
-    rss: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/statm") as fh:
-                rss[int(entry)] = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p and c not in tree]
-        tree.update(kids)
-        frontier += kids
-    return sum(rss.get(p, 0.0) for p in tree)
 
 
 def measure(argvs: list[list[str]], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
@@ -95,7 +65,7 @@ def measure(argvs: list[list[str]], env: dict[str, str] | None = None, cwd: Path
         reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
         reader.start()
         while proc.poll() is None:
-            peak = max(peak, _tree_rss_mb(proc.pid))
+            peak = max(peak, tree_rss_mb(proc.pid))
             time.sleep(0.1)
         reader.join()
         if proc.returncode not in (0, 1):
