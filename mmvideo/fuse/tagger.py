@@ -84,8 +84,8 @@ class TaggerSettings:
     slots per modality and the hierarchy; fine tags out of the five slots (P@5 on the odd half 0.45 -> 0.50,
     first tag right 78 -> 87 %); tags no evidence names at 0.4, named ones boosted (1.37: the best even-half
     P@5 with >= 4 tags a segment; P@5 0.51/0.50 -> 0.57/0.56 even/odd); the tag sentence (search) names only
-    the tags that pass ``min_score`` without the boost (MRR 0.62/0.60 -> 0.66/0.67); max/mix pooling, temperature, per-modality scale and the "concepts"
-    embedding did not help.
+    the tags that pass ``min_score`` without the boost (MRR 0.62/0.60 -> 0.66/0.67); max/mix pooling,
+    temperature, per-modality scale and the "concepts" embedding did not help.
     """
 
     top_k: int = run_config.default("top_k")
