@@ -371,3 +371,16 @@ def test_masked_modalities_are_left_out_of_fusion_and_concepts():
                                         face_confidence=0.9)])
     assert fused.modalities == ("image",) and "speech" not in labels(fused)
     assert fused.concepts["audio"] is None and fused.columns["audio_classes"][0]["name"] == "Speech"
+
+
+def test_a_segment_leans_toward_its_neighbours_by_default(tagger):
+    dog, cat = one_hot(1000, GOLDEN_RETRIEVER, 0.8), one_hot(1000, 281, 0.8)  # 281: tabby cat
+    alone = tagger.tag([SegmentInput(image_probs=cat)])[0]
+    middle = tagger.tag([SegmentInput(image_probs=p) for p in (dog, cat, dog)])[1]
+    cat_score = lambda fused: next(t.score for t in fused.tags if t.label == "cat")  # noqa: E731
+    assert TaggerSettings().context > 0
+    assert cat_score(middle) < cat_score(alone) - 0.01  # its neighbours show no cat
+    off = make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES, audio_classes=AUDIO_NAMES,
+               settings=TaggerSettings(context=0.0))
+    assert cat_score(off.tag([SegmentInput(image_probs=p) for p in (dog, cat, dog)])[1]) == pytest.approx(
+        cat_score(off.tag([SegmentInput(image_probs=cat)])[0]))

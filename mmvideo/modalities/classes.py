@@ -83,7 +83,7 @@ class ClassTables(NamedTuple):
 class ClassifierModality(Modality):
     """A modality whose encoder gives class scores and embeddings per item (frames, audio patches).
 
-    Subclasses set ``class_map`` ("imagenet" or "audioset"), ``pool_by`` ("start" or "centre"),
+    Subclasses set ``class_map`` ("imagenet" or "audioset"), ``pool_by`` ("start" or "centre"), ``hold``,
     ``embedding_size``, and implement ``start`` and ``_token``. ``class_names`` come from the encoder on
     ``load`` (or are given, for fusion without an encoder).
     """
@@ -91,6 +91,8 @@ class ClassifierModality(Modality):
     class_map: ClassVar[str]
     has_concepts: ClassVar[bool] = True
     pool_by: ClassVar[str] = "start"
+    #: a segment without items of its own takes the previous segment's last one (``mean_classes``' ``hold``)
+    hold: ClassVar[bool] = False
     embedding_size: ClassVar[int]
     #: the attributes of fusion's ``SegmentInput`` holding this modality's scores and embedding
     input_fields: ClassVar[tuple[str, str]]
@@ -104,7 +106,7 @@ class ClassifierModality(Modality):
         return frozenset()
 
     def pool(self, items: ItemEvidence, segments: Sequence[Segment]) -> list[ClassPool | None]:
-        return mean_classes(items, segments, by=self.pool_by)
+        return mean_classes(items, segments, by=self.pool_by, hold=self.hold)
 
     def from_fields(self, segment: Any) -> ClassPool | None:
         scores = getattr(segment, self.input_fields[0], None)

@@ -17,6 +17,7 @@ class ImageModality(ClassifierModality):
     feed = "frames"
     class_map = "imagenet"
     pool_by = "start"
+    hold = True  # a frame stands until the next sampled one: a tail segment between keyframes keeps its picture
     input_fields = ("image_probs", "image_embedding")
     embedding_size = 1280
 

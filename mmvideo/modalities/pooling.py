@@ -1,6 +1,7 @@
 """Pooling rules shared by the modalities: a video's items -> one value per segment. Pure numpy.
 
-A frame belongs to the segment holding its timestamp; an audio patch to the segment holding its centre; a cue
+A frame belongs to the segment holding its timestamp (an image segment holding none takes the previous
+segment's last frame: ``mean_classes``' ``hold``); an audio patch to the segment holding its centre; a cue
 to every segment it overlaps. Means are float32 means over a segment's items.
 """
 
@@ -49,14 +50,23 @@ def item_segments(items: ItemEvidence, segments: Sequence[Segment], *, by: str =
     return segment_of_times(times, list(segments))
 
 
-def mean_classes(items: ItemEvidence, segments: Sequence[Segment], *, by: str = "start") -> list[ClassPool | None]:
-    """Per segment, the mean scores and embedding of the items it holds (None where it holds none)."""
+def mean_classes(items: ItemEvidence, segments: Sequence[Segment], *, by: str = "start",
+                 hold: bool = False) -> list[ClassPool | None]:
+    """Per segment, the mean scores and embedding of the items it holds (None where it holds none).
+
+    ``hold``: a segment holding no item takes the last item of the segment before it (a sampled frame stays on
+    screen until the next one), so a short tail between two keyframes keeps its picture as it would at fps.
+    """
     out: list[ClassPool | None] = [None] * len(segments)
     if len(items) == 0 or items.scores is None:
         return out
     seg = item_segments(items, segments, by=by)
     for k in range(len(segments)):
         sel = seg == k
+        if not sel.any() and hold and k > 0 and (seg == k - 1).any():
+            last = np.flatnonzero(seg == k - 1)
+            sel = np.zeros_like(sel)
+            sel[last[np.argmax(items.start[last])]] = True
         if sel.any():
             emb = None if items.embeddings is None else items.embeddings[sel].astype(np.float32).mean(axis=0)
             scores = items.scores[sel].astype(np.float32)
