@@ -110,12 +110,9 @@ class TextEncoder(Encoder):
 
         from mmvideo.models.store import model_files
 
-        # the weights (90 MB, sha256-checked when asked for) only when they are used: the Keras model, or the
-        # one-time LiteRT conversion; a converted model needs only the tokenizer and configs (start-up of search)
-        _, self._derived = model_files(MODEL_NAME, (), model_dir)
-        weights = self.backend != "litert" or not (self._derived / TFLITE_FILE).is_file()
-        files, _ = model_files(MODEL_NAME, MODEL_FILES if weights else MODEL_FILES[1:], model_dir)
-        self._files, self._model_dir = files, model_dir
+        # each file is hashed once per machine and then trusted by its stat (models/store.py: verified.json)
+        files, self._derived = model_files(MODEL_NAME, MODEL_FILES, model_dir)
+        self._files = files
         from tokenizers import Tokenizer
 
         from mmvideo.encode.bert_config import BertConfig
@@ -150,10 +147,6 @@ class TextEncoder(Encoder):
     def _keras_model(self) -> Any:
         from mmvideo.encode.minilm import load_minilm
 
-        from mmvideo.models.store import model_files
-
-        if "model.safetensors" not in self._files:
-            self._files.update(model_files(MODEL_NAME, ("model.safetensors",), self._model_dir)[0])
         return load_minilm(self._files["model.safetensors"], self.config)
 
     def _tflite_path(self) -> Path:
