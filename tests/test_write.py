@@ -105,6 +105,17 @@ def test_read_table_falls_back_to_jsonl_and_modality_embeddings(tmp_path):
     assert table.schema.field("image_embedding").type.list_size == 1280
 
 
+def test_jsonl_reads_back_frame_hashes_past_int64(tmp_path):
+    """The signature's hashes are uint64: half of them exceed int64, which JSON inference cannot hold."""
+    segments = _segments()
+    big = [2**64 - 1, 2**63, 5]
+    segments[0].columns["frame_hashes"] = big
+    write_video(tmp_path, _video(), segments, formats=("jsonl",), schema=_schema())
+    table = read_table(tmp_path)
+    assert table.column("frame_hashes").to_pylist()[0] == big
+    assert read_table(tmp_path, columns=["path", "embedding"]).column_names == ["path", "embedding"]
+
+
 def test_failed_write_leaves_no_part(tmp_path, monkeypatch):
     import mmvideo.write.writer as writer
 

@@ -39,6 +39,22 @@ def _typed_vectors(table: pa.Table) -> pa.Table:
     return table
 
 
+def _json_column(values: list) -> pa.Array:
+    """One JSON Lines column as an Arrow array, typed by inference; integers past int64 (the signature's uint64
+    frame hashes: half of them) are read as uint64 rather than failing."""
+    try:
+        return pa.array(values)
+    except OverflowError:
+        flat = any(isinstance(v, int) for v in values)
+        return pa.array(values, type=pa.uint64() if flat else pa.list_(pa.uint64()))
+
+
+def rows_table(rows: list[dict], columns: Sequence[str] | None = None) -> pa.Table:
+    """JSON Lines rows as a table (only ``columns`` when given), vectors typed (``_typed_vectors``)."""
+    names = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
+    return _typed_vectors(pa.table({n: _json_column([r.get(n) for r in rows]) for n in names}))
+
+
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with every field of ``schema`` it lacks added as nulls (older parts), others kept."""
     for field in schema:
@@ -105,7 +121,6 @@ def read_table(out_dir: os.PathLike | str, table: str = "segments", *, columns: 
                 rows += [json.loads(line) for line in fh if line.strip()]
         if table == "videos":
             data = pa.Table.from_pylist(rows, schema=VIDEO_SCHEMA)
-        else:
-            data = _typed_vectors(pa.Table.from_pylist(rows))
-        return data.select(list(columns)) if columns else data
+            return data.select(list(columns)) if columns else data
+        return rows_table(rows, columns)
     raise SetupError(f"{out}: no mmvideo results found (expected {out}/parquet/{table} or {out}/jsonl/{table})")
