@@ -104,19 +104,30 @@ def tag_figures(score, out: Path, half: str | None) -> dict:
             "tags/seg": float(per), "untagged": int(untagged)}
 
 
-def search_figures(score, out: Path, half: str | None, encoder, modality: str = "any") -> dict:
-    """score.py's search figures (rank of the clip among videos, best segment per video) ranked in-process."""
+def query_ranks(score, out: Path, half: str | None, encoder, modality: str = "any") -> list[tuple[str, int | None]]:
+    """(file, rank of that clip among videos or None) per query of ``half``, by score.py's rule (best segment
+    per video), ranked in-process."""
     from mmvideo.search import search
 
     rows = [r for r in csv.DictReader(open(EVAL / "queries.tsv"), delimiter="\t") if score.in_half(r["file"], half)]
-    r1, mrr = 0, 0.0
+    out_ranks = []
     for r in rows:
         hits = search(out, r["query"], k=1000, encoder=encoder, modality=modality, videos=True)
         videos = list(dict.fromkeys(h.path.replace("\\", "/") for h in hits))
-        rank = next((i + 1 for i, v in enumerate(videos) if v.endswith("/" + r["file"])), None)
-        r1 += rank == 1
-        mrr += 1 / rank if rank else 0.0
-    return {"R@1": f"{r1 / max(1, len(rows)):.0%}", "MRR": round(mrr / max(1, len(rows)), 2)}
+        out_ranks.append((r["file"], next((i + 1 for i, v in enumerate(videos) if v.endswith("/" + r["file"])), None)))
+    return out_ranks
+
+
+def rank_figures(ranks: list[int | None]) -> dict:
+    """recall@1 and MRR of a list of ranks (None: not found)."""
+    r1 = sum(r == 1 for r in ranks)
+    mrr = sum(1 / r for r in ranks if r) / max(1, len(ranks))
+    return {"R@1": f"{r1 / max(1, len(ranks)):.0%}", "MRR": round(mrr, 2)}
+
+
+def search_figures(score, out: Path, half: str | None, encoder, modality: str = "any") -> dict:
+    """score.py's search figures (rank of the clip among videos, best segment per video) ranked in-process."""
+    return rank_figures([rank for _, rank in query_ranks(score, out, half, encoder, modality)])
 
 
 def exact_figures(score_py: Path, out: Path, half: str | None, mmvideo: str) -> dict:
