@@ -248,6 +248,7 @@ class VideoRecord:
     processed_at: str = ""  # ISO 8601 UTC
     duplicate_of: str | None = None  # content id of the video this file is a copy of
     frame_rate: float | None = None  # the picture's average frames per second (for timecodes); None without video
+    sampling: str | None = None  # which frames the image side saw: "keyframes" or "fps" (``--sample``); None: no frames
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,9 @@ def test_pipeline_samples_keyframes_or_falls_back_per_video(real_models, clips):
     image = {it.modality: it for it in sparse.items}["image"]
     assert len(image.start) == SECONDS  # one frame a second: the fps path
     assert pipe.encoder_fingerprint != Pipeline(RunConfig(sample="fps", disable=("audio",))).encoder_fingerprint
+    # the videos table says which way each video went
+    assert pipe.fuse_evidence(dense).video.sampling == "keyframes"
+    assert pipe.fuse_evidence(sparse).video.sampling == "fps"
 
 
 def test_keyframe_sampling_falls_back_to_fps_when_no_keyframe_decodes(clips, monkeypatch):

@@ -227,7 +227,7 @@ class Pipeline:
             has_audio=bool(info.get("has_audio")), subtitle_tracks=int(info.get("subtitle_tracks") or 0),
             segments=len(records), warnings=tuple(dict.fromkeys(info.get("warnings") or ())),
             top_tags=video_tag_coverage(records, duration), processed_at=utc_now(),
-            frame_rate=info.get("frame_rate"))
+            frame_rate=info.get("frame_rate"), sampling=info.get("sampling"))
         return Analysis(video=record, segments=tuple(records))
 
     def encode(self, video: VideoFile, on_stage: Callable[[str], None] = lambda stage: None) -> VideoEvidence:

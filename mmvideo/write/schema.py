@@ -55,7 +55,7 @@ VIDEO_SCHEMA = pa.schema([
     ("has_video", pa.bool_()), ("has_audio", pa.bool_()), ("subtitle_tracks", pa.int32()),
     ("segments", pa.int32()), ("warnings", pa.list_(pa.string())), ("top_tags", pa.list_(COVERAGE)),
     ("stage", pa.string()), ("error", pa.string()), ("processed_at", pa.string()),
-    ("duplicate_of", pa.string()), ("frame_rate", pa.float64()),
+    ("duplicate_of", pa.string()), ("frame_rate", pa.float64()), ("sampling", pa.string()),
 ], metadata={"mmvideo.schema_version": SCHEMA_VERSION})
 
 
@@ -105,5 +105,5 @@ def video_row(rec: VideoRecord) -> dict[str, Any]:
         "top_tags": [{"label": c.label, "seconds": float(c.seconds), "share": float(c.share),
                       "max_score": float(c.max_score)} for c in rec.top_tags],
         "stage": rec.stage, "error": rec.error, "processed_at": rec.processed_at,
-        "duplicate_of": rec.duplicate_of, "frame_rate": _f(rec.frame_rate),
+        "duplicate_of": rec.duplicate_of, "frame_rate": _f(rec.frame_rate), "sampling": rec.sampling,
     }
