@@ -49,7 +49,7 @@ def _json_column(values: list) -> pa.Array:
         return pa.array(values, type=pa.uint64() if flat else pa.list_(pa.uint64()))
 
 
-def rows_table(rows: list[dict], columns: Sequence[str] | None = None) -> pa.Table:
+def _rows_table(rows: list[dict], columns: Sequence[str] | None = None) -> pa.Table:
     """JSON Lines rows as a table (only ``columns`` when given), vectors typed (``_typed_vectors``)."""
     names = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
     return _typed_vectors(pa.table({n: _json_column([r.get(n) for r in rows]) for n in names}))
@@ -122,5 +122,5 @@ def read_table(out_dir: os.PathLike | str, table: str = "segments", *, columns: 
         if table == "videos":
             data = pa.Table.from_pylist(rows, schema=VIDEO_SCHEMA)
             return data.select(list(columns)) if columns else data
-        return rows_table(rows, columns)
+        return _rows_table(rows, columns)
     raise SetupError(f"{out}: no mmvideo results found (expected {out}/parquet/{table} or {out}/jsonl/{table})")
