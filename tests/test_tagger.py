@@ -384,3 +384,22 @@ def test_a_segment_leans_toward_its_neighbours_by_default(tagger):
                settings=TaggerSettings(context=0.0))
     assert cat_score(off.tag([SegmentInput(image_probs=p) for p in (dog, cat, dog)])[1]) == pytest.approx(
         cat_score(off.tag([SegmentInput(image_probs=cat)])[0]))
+
+
+def test_the_fused_embedding_leans_toward_what_was_seen():
+    """Voices over a goose: the search embedding moves toward the picture's own fusion; tags stay the same."""
+    speech = np.zeros(len(AUDIO_NAMES), np.float32)
+    for name, value in (("Speech", 1.0), ("Conversation", 0.9), ("Male speech, man speaking", 0.9)):
+        speech[AUDIO_NAMES.index(name)] = value
+    seg = SegmentInput(image_probs=one_hot(1000, GOOSE, 0.5), audio_scores=speech)
+    build = lambda **kw: make(FakeTextEncoder(), default_vocabulary(), image_classes=IMAGE_NAMES,  # noqa: E731
+                              audio_classes=AUDIO_NAMES, settings=TaggerSettings(**kw))
+    (off,) = build(visual_weight=0.0).tag([seg])
+    (on,) = build().tag([seg])
+    (seen,) = build(mask=("audio", "text")).tag([seg])  # the picture alone
+    assert TaggerSettings().visual_weight > 0 and labels(on) == labels(off)
+    assert float(on.embedding @ seen.embedding) > float(off.embedding @ seen.embedding) + 0.02
+    assert float(np.linalg.norm(on.embedding)) == pytest.approx(1.0, abs=1e-5)
+    (alone,) = build().tag([SegmentInput(image_probs=one_hot(1000, GOOSE, 0.5))])  # nothing else: unchanged
+    (alone_off,) = build(visual_weight=0.0).tag([SegmentInput(image_probs=one_hot(1000, GOOSE, 0.5))])
+    np.testing.assert_allclose(alone.embedding, alone_off.embedding, atol=1e-6)
