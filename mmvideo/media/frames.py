@@ -57,13 +57,15 @@ import os
 import queue
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from fractions import Fraction
+from typing import BinaryIO
 
 import ffmpeg
 import numpy as np
 
 from mmvideo.errors import FfmpegError, ParameterError
+from mmvideo.media.chains import ChainSource, chain_source, feed
 from mmvideo.media.ffmpeg import input_url
 from mmvideo.media.pipe import FfmpegPipe, MediaStream
 from mmvideo.media.stream_end import finish_stream, warn
@@ -121,12 +123,15 @@ def _fit(display: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
 
 def frame_args(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
                size: tuple[int, int] = (224, 224), aspect: str = "squash",
-               skip_nonref: bool = True, keyframes_only: bool = False) -> list[str]:
+               skip_nonref: bool = True, keyframes_only: bool = False,
+               chain: ChainSource | None = None) -> list[str]:
     """ffmpeg arguments (after the binary and global log options) that write sampled rgb24 frames
     of ``path`` at ``size`` = (W, H) to stdout, with a ``showinfo`` line per frame on stderr.
 
     ``keyframes_only``: the decoder decodes keyframes alone (``-skip_frame nokey``), so each 1/fps bin
-    yields its first keyframe, if it holds one; else ``skip_nonref`` chooses ``noref`` or every frame."""
+    yields its first keyframe, if it holds one; else ``skip_nonref`` chooses ``noref`` or every frame.
+    ``chain``: the video comes as NUT on stdin, only the GOP prefixes the picks need (``mmvideo.media.chains``),
+    its timestamps shifted back to the file's own."""
     w, h = _check_args(fps, size, 1, aspect)
     v = info.video
     if v is None:
@@ -141,7 +146,11 @@ def frame_args(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
         input_opts.update(skip_frame="nokey", skip_loop_filter="all")
     elif skip_nonref:
         input_opts.update(skip_frame="noref", skip_loop_filter="all")
-    stream = ffmpeg.input(input_url(path), **input_opts)[str(v.index)]
+    if chain is None:
+        stream = ffmpeg.input(input_url(path), **input_opts)[str(v.index)]
+    else:
+        shift = {"itsoffset": -chain.shift_s} if chain.shift_s else {}
+        stream = ffmpeg.input("pipe:0", f="nut", **shift, **input_opts)["0"]
 
     start = float(info.start_time or 0.0)
     rel = f"(t-({start!r}))" if start else "t"
@@ -231,6 +240,15 @@ def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
             except FfmpegError:
                 pass  # as below: no frame reached the output
             warn(warnings, path, "no frame survived -skip_frame nokey; sampling at fps instead")
+        chain = None if _is_interlaced(info.video) else chain_source(path, info)
+        if chain is not None:  # the same frames, decoding only the GOP prefixes the picks need
+            args = frame_args(path, info, fps=fps, size=(w, h), aspect=aspect, chain=chain)
+            try:
+                if (yield from _stream(path, args, info.start_time, (w, h), chunk_frames, warnings,
+                                       feed=lambda out: feed(chain, fps, out))):
+                    return
+            except FfmpegError:
+                pass  # nothing came out: the plain path below says why
         for skip_nonref in (True, False):
             args = frame_args(path, info, fps=fps, size=(w, h), aspect=aspect, skip_nonref=skip_nonref)
             try:
@@ -247,11 +265,12 @@ def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
 
 
 def _stream(path: str, args: list[str], start: float, size: tuple[int, int], chunk_frames: int,
-            warnings: list[str]) -> Generator[FrameChunk, None, int]:
-    """Run one ffmpeg command and yield its frames in chunks; returns how many frames it yielded."""
+            warnings: list[str], feed: Callable[[BinaryIO], object] | None = None) -> Generator[FrameChunk, None, int]:
+    """Run one ffmpeg command (``feed`` writing its stdin) and yield its frames in chunks; returns how many
+    frames it yielded."""
     w, h = size
     times = _Showinfo(start)
-    pipe = FfmpegPipe(args, path, on_info=times)
+    pipe = FfmpegPipe(args, path, on_info=times, feed=feed)
     emitted = 0
     try:
         frames = np.empty((chunk_frames, h, w, 3), np.uint8)

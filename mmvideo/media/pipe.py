@@ -16,7 +16,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Generic, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 from mmvideo.errors import FfmpegError
 from mmvideo.media import children
@@ -56,19 +56,41 @@ class FfmpegPipe:
 
     ``on_info(source, message)`` is called from the stderr thread for every info-level line. The process is
     registered under ``path`` while it runs (``children.kill_running(path)`` stops it from any thread).
+    ``feed(stdin)``, if given, writes ffmpeg's input on a thread (stdin is closed after it); an exception it
+    raises other than a closed pipe becomes one of ``errors`` (the input ended there).
     """
 
     def __init__(self, args: Sequence[str], path: str, *,
-                 on_info: Callable[[str, str], None] | None = None) -> None:
+                 on_info: Callable[[str, str], None] | None = None,
+                 feed: Callable[[BinaryIO], object] | None = None) -> None:
         self.path = path
         self.argv = [ffmpeg_binary(), *BASE_ARGS, *LOG_ARGS, *args]
         self._on_info = on_info
         self._errors: list[str] = []  # distinct error-level messages, in order
         self._tail: collections.deque[str] = collections.deque(maxlen=40)
-        self.proc = children.spawn(self.argv, path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE)
+        self.proc = children.spawn(self.argv, path, stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._thread = threading.Thread(target=self._read_stderr, name="ffmpeg-stderr", daemon=True)
         self._thread.start()
+        self._feeder: threading.Thread | None = None
+        if feed is not None:
+            self._feeder = threading.Thread(target=self._feed, args=(feed,), name="ffmpeg-stdin", daemon=True)
+            self._feeder.start()
+
+    def _feed(self, feed: Callable[[BinaryIO], object]) -> None:
+        assert self.proc.stdin is not None
+        try:
+            feed(self.proc.stdin)
+        except (BrokenPipeError, ValueError):  # ffmpeg stopped reading (or close() closed stdin): its exit says why
+            pass
+        except Exception as exc:  # noqa: BLE001 - a damaged file: ffmpeg decodes what came, a warning says so
+            log.debug("%s: input ended early: %s", self.path, exc)
+            self._errors.append(f"input ended early ({type(exc).__name__}: {exc})")
+        finally:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -107,6 +129,8 @@ class FfmpegPipe:
     def wait(self) -> int:
         """Wait for a normal end (stdout at EOF); returns the exit status, stderr fully read."""
         rc = self.proc.wait()
+        if self._feeder is not None:
+            self._feeder.join()
         self._thread.join()
         self._close_pipes()
         children.forget(self.path, self.proc)
@@ -123,6 +147,8 @@ class FfmpegPipe:
                 self.proc.kill()
                 self.proc.wait()
         self._thread.join(timeout=_TERMINATE_WAIT_S)
+        if self._feeder is not None:
+            self._feeder.join(timeout=_TERMINATE_WAIT_S)
         self._close_pipes()
         children.forget(self.path, self.proc)
 
