@@ -18,8 +18,8 @@ them back: the filter graph sees the file's own timestamps.
 
 It applies to progressive H.264 in length-prefixed form (MP4, MOV, MKV: phones, cameras, most web video)
 with IDR keyframes and no pre-roll before the presentation start; anything else (and any file whose first
-GOP cannot be read) goes the plain way. A GOP longer than ``MAX_GOP_PACKETS`` is passed through whole, so
-memory stays bounded for streams with one keyframe.
+GOP cannot be read) goes the plain way. A GOP over ``MAX_GOP_PACKETS`` or ``MAX_GOP_BYTES`` is passed through
+whole, so memory stays bounded for streams with one keyframe.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ log = logging.getLogger("mmvideo.media")
 
 MAX_GOP_PACKETS = 1800
 """Packets one GOP may buffer (60 s at 30 fps); a longer one is passed through whole (bounded memory)."""
+MAX_GOP_BYTES = 64 << 20
+"""Bytes one GOP may buffer (64 MiB: 25 s of 20 Mbit/s); a larger one is passed through whole too."""
 _PROBE_PACKETS = 600  # packets read to check the first GOP before choosing this path
 
 
@@ -72,7 +74,8 @@ def h264_frame(data: bytes, length_size: int = 4) -> H264Frame | None:
 def gop_prefix(pts: Sequence[float], ref: Sequence[bool], last_bin: int, fps: float) -> tuple[int, int]:
     """How many packets of one GOP (in decode order) the fps picks need, and the last bin picked so far.
 
-    ``pts``: presentation times (s from the presentation start) of the GOP's packets in decode order; ``ref``:
+    ``pts``: presentation times (s from the presentation start, as the select filter computes them) of the
+    GOP's packets in decode order; ``ref``:
     whether each is a reference frame (the only ones ``-skip_frame noref`` decodes). Each bin after
     ``last_bin`` that holds a reference frame of this GOP is picked by its earliest one; the GOP's prefix up to
     the last such pick in decode order is needed (0: none; the GOP is skipped).
@@ -80,7 +83,7 @@ def gop_prefix(pts: Sequence[float], ref: Sequence[bool], last_bin: int, fps: fl
     need = 0
     order = sorted((t, j) for j, (t, r) in enumerate(zip(pts, ref)) if r)
     for t, j in order:
-        b = math.floor(t * fps + 1e-9)
+        b = math.floor(t * fps)  # as select computes it: floor((t - S) * R) in doubles
         if b > last_bin:
             last_bin = b
             need = max(need, j + 1)
@@ -172,7 +175,8 @@ def feed(source: ChainSource, fps: float, out: BinaryIO) -> tuple[int, int]:
         stream = container.streams[source.stream_index]
         tb = stream.time_base
         shift = int(source.shift_s / tb)
-        start = Fraction(source.start)
+        seconds = tb.numerator / tb.denominator  # the double ffmpeg's filters multiply pts by (NUT only
+        # refines the time base by powers of 2, pts x 2^k times tb / 2^k: the same double)
         with av.open(out, "w", format="nut") as nut:
             target = nut.add_stream_from_template(stream)
 
@@ -185,8 +189,8 @@ def feed(source: ChainSource, fps: float, out: BinaryIO) -> tuple[int, int]:
 
             for gop, whole in _gops(container.demux(stream), source.length_size):
                 read += len(gop)
-                need, last_bin = gop_prefix([float(p.pts * tb - start) for p, _ in gop], [r for _, r in gop],
-                                            last_bin, fps)
+                need, last_bin = gop_prefix([p.pts * seconds - source.start for p, _ in gop],
+                                            [r for _, r in gop], last_bin, fps)
                 if whole:  # one keyframe for a long time: decoded whole (bounded memory), as the plain path
                     need = len(gop)
                 emit([p for p, _ in gop[:need]])
@@ -198,10 +202,11 @@ def _gops(packets: Iterator, length_size: int) -> Iterator[tuple[list, bool]]:
     """Group demuxed packets into GOPs (each starting at an IDR) of (packet, is_reference), decode order, and
     whether the GOP must be decoded whole.
 
-    A GOP longer than ``MAX_GOP_PACKETS`` is yielded in parts, all of them whole (nothing dropped until the
+    A GOP over ``MAX_GOP_PACKETS`` or ``MAX_GOP_BYTES`` is yielded in parts, all of them whole (nothing dropped until the
     next IDR: a dropped part would leave the next one without its references). Missing decode times (MKV
     leaves the first ones out) are filled one tick apart, as NUT needs them increasing."""
     gop: list = []
+    size = 0
     whole = False
     waiting: list = []  # leading packets without a dts, until one has it
     last_dts = None
@@ -224,11 +229,12 @@ def _gops(packets: Iterator, length_size: int) -> Iterator[tuple[list, bool]]:
             frame = h264_frame(bytes(p), length_size)
             if frame is not None and frame.idr and gop:
                 yield gop, whole
-                gop, whole = [], False
+                gop, size, whole = [], 0, False
             gop.append((p, frame is None or frame.ref or frame.idr))
-            if len(gop) > MAX_GOP_PACKETS:
+            size += p.size
+            if len(gop) > MAX_GOP_PACKETS or size > MAX_GOP_BYTES:
                 yield gop, True
-                gop, whole = [], True
+                gop, size, whole = [], 0, True
     if waiting:
         raise ValueError("no packet with a decode time")
     if gop:

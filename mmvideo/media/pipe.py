@@ -51,6 +51,17 @@ def parse_log_line(line: str) -> tuple[str, str, str]:
     return source, m.group("level"), m.group("msg")
 
 
+def _broken_pipe(exc: BaseException | None) -> bool:
+    """True if ``exc`` is, or was raised while handling, a closed pipe (PyAV wraps its write errors)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, (BrokenPipeError, ValueError)):  # ValueError: write to a closed file
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 class FfmpegPipe:
     """One running ffmpeg command: ``read_exact`` from its stdout, diagnostics from its stderr.
 
@@ -73,6 +84,7 @@ class FfmpegPipe:
         self._thread = threading.Thread(target=self._read_stderr, name="ffmpeg-stderr", daemon=True)
         self._thread.start()
         self._feeder: threading.Thread | None = None
+        self._closing = False
         if feed is not None:
             self._feeder = threading.Thread(target=self._feed, args=(feed,), name="ffmpeg-stdin", daemon=True)
             self._feeder.start()
@@ -81,9 +93,9 @@ class FfmpegPipe:
         assert self.proc.stdin is not None
         try:
             feed(self.proc.stdin)
-        except (BrokenPipeError, ValueError):  # ffmpeg stopped reading (or close() closed stdin): its exit says why
-            pass
         except Exception as exc:  # noqa: BLE001 - a damaged file: ffmpeg decodes what came, a warning says so
+            if self._closing or self.proc.poll() is not None or _broken_pipe(exc):
+                return  # ffmpeg stopped reading (it ended, or close() stopped it): its exit status says why
             log.debug("%s: input ended early: %s", self.path, exc)
             self._errors.append(f"input ended early ({type(exc).__name__}: {exc})")
         finally:
@@ -138,6 +150,7 @@ class FfmpegPipe:
 
     def close(self) -> None:
         """Stop ffmpeg if it still runs (consumer stopped early): EPIPE, then SIGTERM, then SIGKILL."""
+        self._closing = True
         if self.proc.poll() is None:
             self._close_pipes(stdout_only=True)  # a write blocked on a full pipe fails with EPIPE
             self.proc.terminate()
