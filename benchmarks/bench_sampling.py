@@ -7,7 +7,8 @@ libx264 crf 23, AAC; a keyframe every 2 s, and every 10 s), in one process tree,
   ``select``, 224x224 rgb24; 16 kHz mono f32le audio), output to /dev/null, file after file;
 * ``before`` (with ``--base REF --base-runs``): `mmvideo run` of the code at git REF (its defaults), from an
   exported copy (REF's start-up figures come with ``--base`` alone);
-* ``fps``: `mmvideo run --jobs 1 --sample fps` (one video at a time, every 1 s bin decoded: the old path);
+* ``fps``: `mmvideo run --jobs 1 --sample fps` (one video at a time, the first decoded frame of every 1 s bin; for
+  H.264 only the GOP prefixes those picks need are decoded, `mmvideo.media.chains`);
 * ``defaults``: `mmvideo run` with no options (printed at the top: ``--sample``, and ``--jobs`` one per core);
 * ``auto``: `mmvideo run --jobs 1 --sample auto`, and ``auto2`` the same with ``--jobs 2``.
 

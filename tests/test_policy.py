@@ -31,17 +31,20 @@ def _long_clip(folder: Path, seconds: int = 120) -> Path:
 
 
 def _ffmpeg_pids(clip: Path) -> list[int]:
-    """Live (not zombie) processes whose command line names ``clip``."""
+    """Live (not zombie) processes whose command line names ``clip``, or ffmpeg children of this process (the
+    H.264 fps path feeds ffmpeg through its stdin, so its command line names ``pipe:0``)."""
     found = []
+    binary = os.fsencode(ffmpeg_binary())
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            state, ppid = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[:2]
         except OSError:
             continue
-        if state != "Z" and any(os.fsencode(str(clip)) in arg for arg in argv):
+        ours = int(ppid) == os.getpid() and argv[0] == binary
+        if state != "Z" and (ours or any(os.fsencode(str(clip)) in arg for arg in argv)):
             found.append(int(entry))
     return found
 

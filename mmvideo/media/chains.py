@@ -51,7 +51,7 @@ class H264Frame:
     idr: bool
 
 
-def h264_frame(data: bytes, length_size: int = 4) -> H264Frame | None:
+def h264_frame(data: bytes | memoryview, length_size: int = 4) -> H264Frame | None:
     """Read the first slice NAL header of one length-prefixed H.264 access unit; None if it holds no slice.
 
     ``nal_ref_idc`` > 0 marks a frame others may refer to (``-skip_frame noref`` decodes exactly those);
@@ -140,7 +140,7 @@ def chain_source(path: os.PathLike | str, info: MediaInfo) -> ChainSource | None
                     first_dts = packet.dts * tb
                 if packet.pts * tb < start - Fraction(1, 1000):
                     return _skip(path, "packets before the presentation start")
-                frame = h264_frame(bytes(packet), length)
+                frame = h264_frame(memoryview(packet), length)
                 if frame is not None and frame.idr:
                     idrs += 1
                     if idrs == 2:
@@ -226,7 +226,7 @@ def _gops(packets: Iterator, length_size: int) -> Iterator[tuple[list, bool]]:
         last_dts = packet.dts
         batch, waiting = [*waiting, packet], []
         for p in batch:
-            frame = h264_frame(bytes(p), length_size)
+            frame = h264_frame(memoryview(p), length_size)
             if frame is not None and frame.idr and gop:
                 yield gop, whole
                 gop, size, whole = [], 0, False
