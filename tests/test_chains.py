@@ -14,7 +14,7 @@ import pytest
 
 from mmvideo.media import chains
 from mmvideo.media import frames as frames_mod
-from mmvideo.media.chains import chain_source, gop_prefix, h264_frame
+from mmvideo.media.chains import access_unit, chain_source, gop_prefix
 from mmvideo.media.ffmpeg import ffmpeg_binary
 from mmvideo.media.frames import iter_frames
 from mmvideo.media.probe import probe
@@ -88,6 +88,25 @@ def test_real_clips_give_the_same_frames(monkeypatch):
         np.testing.assert_array_equal(p1, p2)
 
 
+@pytest.mark.parametrize("open_gop", [False, True])
+def test_hevc_gives_the_same_frames(tmp_path, monkeypatch, open_gop):
+    """x265 with B-frames: closed GOPs (IDRs) are cut into prefixes; open GOPs (CRAs) are decoded through."""
+    params = "keyint=15:min-keyint=15:scenecut=0:open-gop=" + ("1" if open_gop else "0") + ":log-level=error"
+    clip = encode(tmp_path / "hevc.mp4", 240, keyint=15, extra=("-c:v", "libx265", "-x265-params", params,
+                                                               "-tag:v", "hvc1"))
+    source = chain_source(clip, probe(clip))
+    assert source is not None and source.codec == "hevc"
+    kept, read = chains.feed(source, 1.0, _Sink())
+    # open GOPs: one GOP from the only IDR, so only what follows the last pick (7 s) is left out
+    assert (kept > 0.8 * read) if open_gop else (kept < read / 2)
+    (t1, p1), (t2, p2), warnings = both_paths(clip, monkeypatch, fps=1.0, size=(64, 48))
+    assert len(t1) == 8
+    np.testing.assert_array_equal(t1, t2)
+    np.testing.assert_array_equal(p1, p2)
+    assert [read_index(p) for p in p1] == [round(t * 30) for t in t1]
+    assert warnings == []
+
+
 def test_annex_b_and_other_codecs_take_the_plain_path(tmp_path):
     ts = encode(tmp_path / "annexb.ts", 60, keyint=15)  # MPEG-TS: start codes, not length-prefixed
     assert chain_source(ts, probe(ts)) is None
@@ -102,8 +121,8 @@ def test_input_that_ends_early_keeps_what_came_with_a_warning(gop_clip, monkeypa
     """A damaged file PyAV stops reading: the frames fed so far come out, and a warning says the input ended."""
     real = chains._gops
 
-    def breaks_after_two(packets, length_size):
-        for k, gop in enumerate(real(packets, length_size)):
+    def breaks_after_two(*args):
+        for k, gop in enumerate(real(*args)):
             if k == 6:  # 3 s in
                 raise OSError("stand-in for a damaged packet")
             yield gop
@@ -125,15 +144,25 @@ def test_gop_prefix_picks_the_earliest_reference_frame_of_each_new_bin():
     assert gop_prefix([1.0, 1.5], [True, True], 0, 1.0) == (1, 1)
 
 
-def test_h264_frame_reads_the_slice_header():
+def test_access_unit_reads_the_slice_header():
     sei = (5).to_bytes(4, "big") + bytes([0x06, 1, 2, 3, 4])
     idr = (2).to_bytes(4, "big") + bytes([0x65, 0x88])  # nal_ref_idc 3, type 5
     nonref = (2).to_bytes(4, "big") + bytes([0x01, 0x9A])  # nal_ref_idc 0, type 1
     ref_p = (2).to_bytes(2, "big") + bytes([0x41, 0x9A])  # 2-byte lengths, nal_ref_idc 2, type 1
-    assert h264_frame(sei + idr) == chains.H264Frame(ref=True, idr=True)
-    assert h264_frame(nonref) == chains.H264Frame(ref=False, idr=False)
-    assert h264_frame(ref_p, 2) == chains.H264Frame(ref=True, idr=False)
-    assert h264_frame(sei) is None
+    assert access_unit(sei + idr) == chains.AccessUnit(ref=True, idr=True)
+    assert access_unit(nonref) == chains.AccessUnit(ref=False, idr=False)
+    assert access_unit(ref_p, 2) == chains.AccessUnit(ref=True, idr=False)
+    assert access_unit(sei) is None
+
+    def hevc(kind: int) -> bytes:  # 2-byte NAL header: forbidden bit, type (6 bits), layer id, temporal id + 1
+        return (3).to_bytes(4, "big") + bytes([kind << 1, 0x01, 0xAF])
+
+    prefix_sei = (3).to_bytes(4, "big") + bytes([39 << 1, 0x01, 0x05])
+    assert access_unit(prefix_sei + hevc(19), codec="hevc") == chains.AccessUnit(ref=True, idr=True)  # IDR_W_RADL
+    assert access_unit(hevc(1), codec="hevc") == chains.AccessUnit(ref=True, idr=False)  # TRAIL_R
+    assert access_unit(hevc(0), codec="hevc") == chains.AccessUnit(ref=False, idr=False)  # TRAIL_N
+    assert access_unit(hevc(21), codec="hevc") == chains.AccessUnit(ref=True, idr=False)  # CRA: no restart
+    assert access_unit(prefix_sei, codec="hevc") is None
 
 
 class _Sink:

@@ -8,18 +8,19 @@ pick up to the next keyframe are decoded for nothing: on 720p H.264 (libx264 med
 
 How: PyAV demuxes the file (no decoding) one GOP at a time (IDR to IDR, in decode order), ``gop_prefix``
 finds how much of each GOP's decode-order prefix the picks need, and only those packets are remuxed as NUT
-into ffmpeg's stdin, where the unchanged fps graph decodes them. Why the frames are identical: in H.264
-nothing after an IDR refers to anything before it, and a GOP's decode-order prefix decodes to the same
+into ffmpeg's stdin, where the unchanged fps graph decodes them. Why the frames are identical: in H.264 and
+HEVC nothing after an IDR refers to anything before it, and a GOP's decode-order prefix decodes to the same
 pictures as the whole GOP; every bin's pick (the earliest reference frame in the bin, by presentation time,
 since ``-skip_frame noref`` drops the others) lies in a kept prefix, and the kept frames are a subset of
 what the full decode gives, so ``select`` picks the same ones. NUT keeps the stream's time base; its
 timestamps must not be negative, so they are shifted by whole seconds and ffmpeg's ``-itsoffset`` shifts
 them back: the filter graph sees the file's own timestamps.
 
-It applies to progressive H.264 in length-prefixed form (MP4, MOV, MKV: phones, cameras, most web video)
-with IDR keyframes and no pre-roll before the presentation start; anything else (and any file whose first
-GOP cannot be read) goes the plain way. A GOP over ``MAX_GOP_PACKETS`` or ``MAX_GOP_BYTES`` is passed through
-whole, so memory stays bounded for streams with one keyframe.
+It applies to progressive H.264 and HEVC in length-prefixed form (MP4, MOV, MKV: phones, cameras, most web
+video) with IDR keyframes and no pre-roll before the presentation start. An HEVC stream whose keyframes are
+CRAs (x265's default open GOPs) is one long GOP: decoded through, only what follows the last pick is left out.
+Anything else (and any file whose first GOP cannot be read) goes the plain way. A GOP over ``MAX_GOP_PACKETS``
+or ``MAX_GOP_BYTES`` is passed through whole, so memory stays bounded for streams with one keyframe.
 """
 
 from __future__ import annotations
@@ -43,28 +44,40 @@ MAX_GOP_BYTES = 64 << 20
 _PROBE_PACKETS = 600  # packets read to check the first GOP before choosing this path
 
 
+CODECS = ("h264", "hevc")
+"""Codecs whose access units tell, in their NAL headers, reference pictures and IDRs apart."""
+_HEVC_IDR = (19, 20)  # IDR_W_RADL, IDR_N_LP
+_HEVC_SLICES = frozenset((*range(0, 10), *range(16, 22)))  # VCL types in use (10-15 reserved, 16-21 IRAP)
+
+
 @dataclass(frozen=True)
-class H264Frame:
-    """What the decoder will make of one H.264 access unit: reference or not, IDR or not."""
+class AccessUnit:
+    """What the decoder will make of one access unit: a reference picture or not, an IDR or not."""
 
     ref: bool
     idr: bool
 
 
-def h264_frame(data: bytes | memoryview, length_size: int = 4) -> H264Frame | None:
-    """Read the first slice NAL header of one length-prefixed H.264 access unit; None if it holds no slice.
+def access_unit(data: bytes | memoryview, length_size: int = 4, codec: str = "h264") -> AccessUnit | None:
+    """Read the first slice NAL header of one length-prefixed access unit; None if it holds no slice.
 
-    ``nal_ref_idc`` > 0 marks a frame others may refer to (``-skip_frame noref`` decodes exactly those);
-    NAL type 5 is an IDR slice, type 1 any other slice.
+    H.264: ``nal_ref_idc`` > 0 marks a picture others may refer to (``-skip_frame noref`` decodes exactly
+    those), NAL type 5 an IDR slice. HEVC: the even VCL types up to 14 are sub-layer non-reference pictures
+    (what ffmpeg's ``noref`` skips), 19 and 20 IDRs (a CRA, 21, is no restart point: its RASL pictures refer back).
     """
     i = 0
     n = len(data)
     while i + length_size < n:
         size = int.from_bytes(data[i:i + length_size], "big")
         header = data[i + length_size]
-        kind = header & 0x1F
-        if kind in (1, 5):
-            return H264Frame(ref=(header >> 5) & 3 > 0, idr=kind == 5)
+        if codec == "hevc":
+            kind = (header >> 1) & 0x3F
+            if kind in _HEVC_SLICES:
+                return AccessUnit(ref=not (kind <= 14 and kind % 2 == 0), idr=kind in _HEVC_IDR)
+        else:
+            kind = header & 0x1F
+            if kind in (1, 5):
+                return AccessUnit(ref=(header >> 5) & 3 > 0, idr=kind == 5)
         if size <= 0:
             return None
         i += length_size + size
@@ -90,11 +103,12 @@ def gop_prefix(pts: Sequence[float], ref: Sequence[bool], last_bin: int, fps: fl
     return need, last_bin
 
 
-def avcc_length_size(extradata: bytes | None) -> int | None:
-    """The NAL length size (1, 2 or 4) of H.264 in length-prefixed (avcC) form; None for Annex B or none."""
-    if not extradata or len(extradata) < 7 or extradata[0] != 1:
+def nal_length_size(extradata: bytes | None, codec: str = "h264") -> int | None:
+    """The NAL length size (1, 2 or 4) of length-prefixed H.264 (avcC) or HEVC (hvcC); None for Annex B or none."""
+    at = 21 if codec == "hevc" else 4  # lengthSizeMinusOne's byte in the decoder configuration record
+    if not extradata or len(extradata) <= at + 2 or extradata[0] != 1:
         return None
-    size = (extradata[4] & 3) + 1
+    size = (extradata[at] & 3) + 1
     return size if size in (1, 2, 4) else None
 
 
@@ -104,6 +118,7 @@ class ChainSource:
 
     path: str
     stream_index: int
+    codec: str  # one of CODECS
     length_size: int
     shift_s: int  # NUT timestamps = the file's + shift_s seconds (ffmpeg gets -itsoffset -shift_s)
     start: float  # the presentation start (MediaInfo.start_time), s
@@ -115,7 +130,8 @@ def chain_source(path: os.PathLike | str, info: MediaInfo) -> ChainSource | None
     Reads the first GOP's packets with PyAV (demux only): H.264 with avcC extradata, time base 1/N, IDR
     keyframes, no packet before the presentation start (edit-list pre-roll the demuxer would discard)."""
     v = info.video
-    if v is None or (v.codec or "").lower() != "h264":
+    codec = (v.codec or "").lower() if v is not None else ""
+    if v is None or codec not in CODECS:
         return None
     try:
         import av
@@ -124,10 +140,10 @@ def chain_source(path: os.PathLike | str, info: MediaInfo) -> ChainSource | None
 
         with av.open(input_url(path)) as container:
             stream = container.streams[v.index]
-            length = avcc_length_size(stream.codec_context.extradata)
+            length = nal_length_size(stream.codec_context.extradata, codec)
             tb = stream.time_base
             if length is None or tb is None or tb.numerator != 1:
-                return _skip(path, "not length-prefixed H.264 with a 1/N time base")
+                return _skip(path, f"not length-prefixed {codec} with a 1/N time base")
             start = Fraction(info.start_time or 0.0)
             first_dts = None
             idrs = 0
@@ -140,7 +156,7 @@ def chain_source(path: os.PathLike | str, info: MediaInfo) -> ChainSource | None
                     first_dts = packet.dts * tb
                 if packet.pts * tb < start - Fraction(1, 1000):
                     return _skip(path, "packets before the presentation start")
-                frame = h264_frame(memoryview(packet), length)
+                frame = access_unit(memoryview(packet), length, codec)
                 if frame is not None and frame.idr:
                     idrs += 1
                     if idrs == 2:
@@ -152,7 +168,7 @@ def chain_source(path: os.PathLike | str, info: MediaInfo) -> ChainSource | None
     if first_dts is None or idrs == 0:
         return _skip(path, "no IDR keyframe near the start")
     shift = 1 + max(0, math.ceil(-first_dts))  # one more second: decode times filled in before the first
-    return ChainSource(os.fspath(path), v.index, length, shift, float(info.start_time or 0.0))
+    return ChainSource(os.fspath(path), v.index, codec, length, shift, float(info.start_time or 0.0))
 
 
 def _skip(path: os.PathLike | str, why: str) -> None:
@@ -187,7 +203,7 @@ def feed(source: ChainSource, fps: float, out: BinaryIO) -> tuple[int, int]:
                     packet.stream = target
                     nut.mux(packet)
 
-            for gop, whole in _gops(container.demux(stream), source.length_size):
+            for gop, whole in _gops(container.demux(stream), source.length_size, source.codec):
                 read += len(gop)
                 need, last_bin = gop_prefix([p.pts * seconds - source.start for p, _ in gop],
                                             [r for _, r in gop], last_bin, fps)
@@ -198,7 +214,7 @@ def feed(source: ChainSource, fps: float, out: BinaryIO) -> tuple[int, int]:
     return kept, read
 
 
-def _gops(packets: Iterator, length_size: int) -> Iterator[tuple[list, bool]]:
+def _gops(packets: Iterator, length_size: int, codec: str = "h264") -> Iterator[tuple[list, bool]]:
     """Group demuxed packets into GOPs (each starting at an IDR) of (packet, is_reference), decode order, and
     whether the GOP must be decoded whole.
 
@@ -226,7 +242,7 @@ def _gops(packets: Iterator, length_size: int) -> Iterator[tuple[list, bool]]:
         last_dts = packet.dts
         batch, waiting = [*waiting, packet], []
         for p in batch:
-            frame = h264_frame(memoryview(p), length_size)
+            frame = access_unit(memoryview(p), length_size, codec)
             if frame is not None and frame.idr and gop:
                 yield gop, whole
                 gop, size, whole = [], 0, False

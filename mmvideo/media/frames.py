@@ -14,7 +14,7 @@ Graph, in order (built with ffmpeg-python, argv from ``frame_args``):
   bin, at most fps frames a second and none in a bin without a keyframe. Measured 5-7x less decode time
   than ``noref`` on 720p H.264 with a keyframe every 2.4 s (``mmvideo.media.keyframes`` decides when a
   video's keyframes are dense enough). If no frame at all comes out, the fps path runs instead.
-* for H.264 in MP4/MOV/MKV the input is ``pipe:0`` instead: ``mmvideo.media.chains`` demuxes the file with
+* for H.264 and HEVC in MP4/MOV/MKV the input is ``pipe:0`` instead: ``mmvideo.media.chains`` demuxes the file with
   PyAV and writes, as NUT, only each GOP's decode-order prefix up to the last bin pick it holds, so the GOP
   tails after the picks are never decoded (the same frames and times, byte for byte; about 40 % less decode
   CPU with a keyframe every 2 s at 1 fps). Any other input, or nothing coming out that way, takes the file.
