@@ -218,9 +218,9 @@ def _gops(packets: Iterator, length_size: int, codec: str = "h264") -> Iterator[
     """Group demuxed packets into GOPs (each starting at an IDR) of (packet, is_reference), decode order, and
     whether the GOP must be decoded whole.
 
-    A GOP over ``MAX_GOP_PACKETS`` or ``MAX_GOP_BYTES`` is yielded in parts, all of them whole (nothing dropped until the
-    next IDR: a dropped part would leave the next one without its references). Missing decode times (MKV
-    leaves the first ones out) are filled one tick apart, as NUT needs them increasing."""
+    A GOP over ``MAX_GOP_PACKETS`` or ``MAX_GOP_BYTES`` is yielded in parts, all of them whole (nothing dropped
+    until the next IDR: a dropped part would leave the next one without its references). Missing decode times
+    (MKV leaves the first ones out) are filled one tick apart, as NUT needs them increasing."""
     gop: list = []
     size = 0
     whole = False

@@ -269,7 +269,8 @@ def iter_frames(path: os.PathLike | str, info: MediaInfo, *, fps: float = 1.0,
 
 
 def _stream(path: str, args: list[str], start: float, size: tuple[int, int], chunk_frames: int,
-            warnings: list[str], feed: Callable[[BinaryIO], object] | None = None) -> Generator[FrameChunk, None, int]:
+            warnings: list[str],
+            feed: Callable[[BinaryIO], object] | None = None) -> Generator[FrameChunk, None, int]:
     """Run one ffmpeg command (``feed`` writing its stdin) and yield its frames in chunks; returns how many
     frames it yielded."""
     w, h = size

@@ -55,7 +55,7 @@ def _broken_pipe(exc: BaseException | None) -> bool:
     """True if ``exc`` is, or was raised while handling, a closed pipe (PyAV wraps its write errors)."""
     seen = 0
     while exc is not None and seen < 8:
-        if isinstance(exc, (BrokenPipeError, ValueError)):  # ValueError: write to a closed file
+        if isinstance(exc, BrokenPipeError):
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1
@@ -94,7 +94,7 @@ class FfmpegPipe:
         try:
             feed(self.proc.stdin)
         except Exception as exc:  # noqa: BLE001 - a damaged file: ffmpeg decodes what came, a warning says so
-            if self._closing or self.proc.poll() is not None or _broken_pipe(exc):
+            if self._closing or self.proc.poll() is not None or self.proc.stdin.closed or _broken_pipe(exc):
                 return  # ffmpeg stopped reading (it ended, or close() stopped it): its exit status says why
             log.debug("%s: input ended early: %s", self.path, exc)
             self._errors.append(f"input ended early ({type(exc).__name__}: {exc})")
